@@ -1,0 +1,6 @@
+from functools import partial
+
+from services.expert_pool.db import OutboxEvent
+from shared.audit.outbox import record_event
+
+emit = partial(record_event, model=OutboxEvent)

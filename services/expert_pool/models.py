@@ -1,0 +1,6 @@
+"""Every expert-pool table, imported in one place for Alembic."""
+
+from services.expert_pool.db import Base, OutboxEvent
+from services.expert_pool.registry.models import Expert, Specialty
+
+__all__ = ["Base", "Expert", "OutboxEvent", "Specialty"]

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class ExpertPoolSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="EXPERT_POOL_", env_file=".env", extra="ignore")
+    service_name: ClassVar[str] = "expert_pool"

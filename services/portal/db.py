@@ -1,0 +1,12 @@
+from sqlalchemy.orm import DeclarativeBase
+
+from shared.audit.outbox import OutboxMixin
+from shared.db import make_metadata
+
+
+class Base(DeclarativeBase):
+    metadata = make_metadata("portal")
+
+
+class OutboxEvent(OutboxMixin, Base):
+    pass

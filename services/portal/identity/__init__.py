@@ -1,0 +1,1 @@
+"""Organisations and users (with roles, platform binding, passwords, lockout and certificates)."""

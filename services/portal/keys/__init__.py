@@ -1,0 +1,1 @@
+"""Token signing keys (ES256), the JWKS, rotation, and token issuing."""

@@ -1,0 +1,34 @@
+"""Supervision (监管平台) FastAPI app: ``uvicorn --factory services.supervision.app:create_app``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from services.supervision.ingest.router import router as ingest_router
+from services.supervision.settings import SupervisionSettings
+from shared.auth.deps import Authenticator
+from shared.service_app import ServiceParts, create_service_app
+
+DESCRIPTION = """晋城市公共资源交易监管平台 — every step of every trade recorded (数据全程留痕).
+
+Receives audit events from the other platforms' outboxes exactly once and in order, and lets
+supervisors (city: all; county: their own) search them."""
+
+
+def create_app(
+    settings: SupervisionSettings | None = None,
+    *,
+    engine: Engine | None = None,
+    authenticator: Authenticator | None = None,
+) -> FastAPI:
+    return create_service_app(
+        ServiceParts(
+            settings=settings or SupervisionSettings(),
+            title="Jincheng supervision (监管平台)",
+            description=DESCRIPTION,
+            routers=[ingest_router],
+            engine=engine,
+            authenticator=authenticator,
+        )
+    )

@@ -1,0 +1,12 @@
+from sqlalchemy.orm import DeclarativeBase
+
+from shared.audit.outbox import OutboxMixin
+from shared.db import make_metadata
+
+
+class Base(DeclarativeBase):
+    metadata = make_metadata("supervision")
+
+
+class OutboxEvent(OutboxMixin, Base):
+    """Supervision's own actions (e.g. who queried what) are audited like everyone else's."""

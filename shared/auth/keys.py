@@ -1,0 +1,78 @@
+"""Where verification keys come from.
+
+Services fetch the portal's JWKS from a URL fixed in their settings (never one named by a token),
+cache it, and refetch when a token names a ``kid`` they have not seen, so a key rotation needs no
+restart. Refetches on unknown kids are rate-limited so random kids cannot make us hammer the portal.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httpx
+
+Jwk = dict[str, Any]
+
+
+class KeySource(Protocol):
+    def get_key(self, kid: str) -> Jwk | None: ...
+
+
+class StaticKeySource:
+    """A fixed key set: the portal's own view of its keys, and unit tests."""
+
+    def __init__(self, keys: list[Jwk]) -> None:
+        self._keys = {k["kid"]: k for k in keys}
+
+    def get_key(self, kid: str) -> Jwk | None:
+        return self._keys.get(kid)
+
+
+class CallableKeySource:
+    """Keys loaded by a function (the portal reads its own table), cached for ``ttl`` seconds."""
+
+    def __init__(self, load: Callable[[], list[Jwk]], ttl: float = 5.0) -> None:
+        self._load = load
+        self._ttl = ttl
+        self._keys: dict[str, Jwk] = {}
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def get_key(self, kid: str) -> Jwk | None:
+        with self._lock:
+            if kid not in self._keys or time.monotonic() - self._loaded_at > self._ttl:
+                self._keys = {k["kid"]: k for k in self._load()}
+                self._loaded_at = time.monotonic()
+            return self._keys.get(kid)
+
+
+class JwksKeySource:
+    def __init__(
+        self, url: str, *, client: httpx.Client, cache_seconds: float = 300.0, min_refetch_interval: float = 1.0
+    ) -> None:
+        self._url = url
+        self._client = client
+        self._cache_seconds = cache_seconds
+        self._min_refetch_interval = min_refetch_interval
+        self._keys: dict[str, Jwk] = {}
+        self._fetched_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def _fetch(self) -> None:
+        response = self._client.get(self._url)
+        response.raise_for_status()
+        keys = response.json().get("keys", [])
+        self._keys = {k["kid"]: k for k in keys if isinstance(k, dict) and "kid" in k}
+        self._fetched_at = time.monotonic()
+
+    def get_key(self, kid: str) -> Jwk | None:
+        with self._lock:
+            age = time.monotonic() - self._fetched_at
+            stale = age > self._cache_seconds
+            unknown = kid not in self._keys and age > self._min_refetch_interval
+            if stale or unknown:
+                self._fetch()
+            return self._keys.get(kid)

@@ -1,0 +1,127 @@
+"""``verify_token()``: the one place a bearer token becomes a :class:`Principal`.
+
+It pins ES256 before looking at anything else (so ``alg: none`` and the HS256-with-public-key trick
+never reach a verifier), caps the size, requires every claim the platform relies on, and resolves
+the key only through the configured :class:`KeySource` by ``kid``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from jose import jwt
+from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
+
+from shared.auth.keys import KeySource
+from shared.auth.principal import ROLES, Principal
+from shared.auth.revocations import RevocationSource
+from shared.errors import Unauthenticated
+from shared.platforms import is_known_platform
+
+ALGORITHM = "ES256"
+MAX_TOKEN_BYTES = 8192
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat", "jti", "typ", "roles", "org", "platform")
+# Tolerated clock skew between the portal and a service, in seconds.
+LEEWAY_SECONDS = 10
+
+
+class TokenRejected(Unauthenticated):
+    code = "invalid_token"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"访问令牌无效：{reason}",
+            details={"reason": reason},
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+
+
+def verify_token(
+    token: str,
+    *,
+    audience: str,
+    issuer: str,
+    keys: KeySource,
+    revocations: RevocationSource | None = None,
+    now: float | None = None,
+) -> Principal:
+    if len(token.encode()) > MAX_TOKEN_BYTES:
+        raise TokenRejected("oversize")
+    try:
+        header = jwt.get_unverified_header(token)
+    except JOSEError:
+        raise TokenRejected("malformed") from None
+    if header.get("alg") != ALGORITHM:
+        raise TokenRejected("algorithm")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise TokenRejected("missing kid")
+    key = keys.get_key(kid)
+    if key is None:
+        raise TokenRejected("unknown kid")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            options={
+                "require_exp": True,
+                "require_iat": True,
+                "require_iss": True,
+                "require_aud": True,
+                "require_sub": True,
+                "require_jti": True,
+                "leeway": LEEWAY_SECONDS,
+            },
+        )
+    except ExpiredSignatureError:
+        raise TokenRejected("expired") from None
+    except JWTClaimsError as exc:
+        raise TokenRejected(f"claims: {exc}") from None
+    except JOSEError:
+        raise TokenRejected("signature") from None
+    return _principal_from_claims(claims, revocations, time.time() if now is None else now)
+
+
+def _principal_from_claims(claims: dict[str, Any], revocations: RevocationSource | None, now: float) -> Principal:
+    missing = [c for c in REQUIRED_CLAIMS if c not in claims]
+    if missing:
+        raise TokenRejected(f"missing claims: {', '.join(missing)}")
+    iat = claims["iat"]
+    if not isinstance(iat, int) or iat > now + LEEWAY_SECONDS:
+        raise TokenRejected("not yet valid")
+    nbf = claims.get("nbf")
+    if nbf is not None and (not isinstance(nbf, int) or nbf > now + LEEWAY_SECONDS):
+        raise TokenRejected("not yet valid")
+    typ = claims["typ"]
+    if typ not in ("user", "service"):
+        raise TokenRejected("typ")
+    roles = claims["roles"]
+    if not isinstance(roles, list) or any(r not in ROLES for r in roles):
+        raise TokenRejected("roles")
+    platform = claims["platform"]
+    if not isinstance(platform, str) or not is_known_platform(platform):
+        raise TokenRejected("platform")
+    org = claims["org"]
+    if org is not None and not isinstance(org, str):
+        raise TokenRejected("org")
+    scope = claims.get("scope", "")
+    if not isinstance(scope, str):
+        raise TokenRejected("scope")
+    subject = claims["sub"]
+    if revocations is not None:
+        revoked_at = revocations.revoked_at(subject)
+        if revoked_at is not None and iat <= revoked_at:
+            raise TokenRejected("revoked")
+    return Principal(
+        subject=subject,
+        typ=typ,
+        platform=platform,
+        roles=frozenset(roles),
+        org=org,
+        scopes=frozenset(scope.split()),
+        token_id=str(claims["jti"]),
+    )

@@ -1,0 +1,87 @@
+"""Database plumbing shared by every service: one schema each, one transaction per request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import Request
+from sqlalchemy import Engine, MetaData, create_engine, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+# Explicit constraint names make Alembic autogenerate stable and `alembic check` meaningful.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_metadata(schema: str) -> MetaData:
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, connect_args={"application_name": "jincheng"}
+    )
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """FastAPI dependency: the request's one transaction, committed once when the endpoint returns.
+
+    Service functions only add and flush. An exception anywhere rolls everything back, so a state
+    change and its audit event are stored together or not at all.
+    """
+    factory: Callable[[], Session] = request.app.state.session_factory
+    session = factory()
+    try:
+        yield session
+        session.commit()
+        relay = getattr(request.app.state, "relay", None)
+        if relay is not None:
+            relay.wake()  # ship this request's audit events now rather than at the next poll
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def db_now(session: Session) -> datetime:
+    """The database's wall clock *now* (``clock_timestamp()``, not the transaction start).
+
+    Deadlines are decided by this clock, never by the app server's, so every replica agrees.
+    """
+    value = session.execute(select(func.clock_timestamp())).scalar_one()
+    if not isinstance(value, datetime):  # pragma: no cover - PostgreSQL always returns timestamptz
+        raise TypeError("clock_timestamp() did not return a timestamp")
+    return value
+
+
+def alembic_head(service: str) -> str | None:
+    """The head revision of ``migrations/<service>`` as the code on disk knows it."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations" / service))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def database_revision(session: Session, schema: str) -> str | None:
+    """The revision recorded in ``<schema>.alembic_version``, or None before the first migration."""
+    exists = session.execute(
+        text("select to_regclass(:name) is not null"), {"name": f"{schema}.alembic_version"}
+    ).scalar_one()
+    if not exists:
+        return None
+    return session.execute(text(f'select version_num from "{schema}".alembic_version')).scalar()  # noqa: S608

@@ -1,0 +1,1 @@
+"""Developer tooling: embedded database, platform runner, demo seed."""
