@@ -71,7 +71,7 @@ def create_app(
         or Authenticator(
             audience="portal",
             keys=CallableKeySource(load_jwks),
-            revocations=CallableRevocations(load_revocations, ttl=settings.revocation_cache_seconds / 5),
+            revocations=CallableRevocations(load_revocations, ttl=settings.revocation_cache_seconds),
         ),
         relay_token_provider=relay_token,
     )

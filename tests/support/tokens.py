@@ -24,6 +24,7 @@ def _b64(n: int) -> str:
 
 @dataclass
 class TestIssuer:
+    __test__ = False  # a helper, not a test class, despite the name
     kid: str = "test-key-1"
     key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
 

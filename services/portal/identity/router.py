@@ -101,7 +101,11 @@ def disable_user(
 @router.get("/me", response_model=UserOut)
 def me(principal: Principal = Depends(require(*ROLES, typ="user")), session: Session = Depends(get_session)) -> UserOut:
     """The calling user, as the portal knows them."""
-    user = session.get(User, uuid.UUID(principal.subject))
+    try:
+        user_id = uuid.UUID(principal.subject)
+    except ValueError:
+        raise NotFound("用户不存在") from None
+    user = session.get(User, user_id)
     if user is None:
         raise NotFound("用户不存在")
     return _user_out(user)

@@ -72,8 +72,6 @@ def get_organisation(session: Session, principal: Principal, org_id: uuid.UUID) 
 
 def create_user(session: Session, principal: Principal, data: UserCreate) -> User:
     platform = _target_platform(principal, data.platform)
-    if "admin" in data.roles and not principal.has_role("admin"):
-        raise Forbidden("只有管理员可以创建管理员", code="forbidden_role")
     if data.password is None and data.cert_subject_serial is None:
         raise Unprocessable("用户至少需要密码或数字证书之一", code="no_credentials")
     if data.organisation_id is not None:

@@ -1,0 +1,154 @@
+"""The outbox relay against real PostgreSQL: order by writing transaction, at least once, retries.
+
+The relay works on committed data in its own transactions, so these tests use a database of their
+own instead of the rolled-back per-test transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from services.trading.db import OutboxEvent
+from shared.audit.outbox import record_event
+from shared.audit.relay import OutboxRelay
+from tools import migrate
+
+
+@pytest.fixture(scope="module")
+def relay_engine(database_server):
+    name = f"jincheng_relay_{uuid.uuid4().hex[:8]}"
+    url = database_server.create(name)
+    migrate.upgrade_all(url, services=("trading",))
+    engine = create_engine(url)
+    yield engine
+    engine.dispose()
+    database_server.drop(name)
+
+
+@pytest.fixture
+def outbox(relay_engine):
+    with relay_engine.begin() as conn:
+        conn.execute(text("delete from trading.audit_outbox"))
+    return relay_engine
+
+
+def _write(engine, action: str) -> None:
+    with Session(engine) as session, session.begin():
+        record_event(
+            session,
+            OutboxEvent,
+            principal=None,
+            action=action,
+            object_type="t",
+            object_id=action,
+            change={"a": action},
+            platform="jincheng",
+            actor_role="operator",
+        )
+
+
+class Recorder:
+    def __init__(self, fail_times: int = 0) -> None:
+        self.batches: list[list[dict]] = []
+        self.fail_times = fail_times
+
+    def __call__(self, events: list[dict]) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise httpx.ConnectError("supervision is down")
+        self.batches.append(events)
+
+    @property
+    def events(self) -> list[dict]:
+        return [e for batch in self.batches for e in batch]
+
+
+def _relay(engine, post) -> OutboxRelay:
+    return OutboxRelay(engine=engine, schema="trading", source="trading", post_batch=post, interval=0.05)
+
+
+def test_delivers_in_order_with_contiguous_sequence(outbox):
+    for i in range(5):
+        _write(outbox, f"a{i}")
+    sink = Recorder()
+    assert _relay(outbox, sink).deliver_once() == 5
+    assert [e["action"] for e in sink.events] == [f"a{i}" for i in range(5)]
+    assert [e["delivery_seq"] for e in sink.events] == [1, 2, 3, 4, 5]
+    assert all(e["source"] == "trading" for e in sink.events)
+    with outbox.connect() as conn:
+        assert conn.execute(text("select count(*) from trading.audit_outbox where delivered_at is null")).scalar() == 0
+    assert _relay(outbox, sink).deliver_once() == 0
+
+
+def test_a_late_committing_transaction_is_never_overtaken(outbox):
+    """A transaction that took its row earlier but commits later must still come first."""
+    slow = Session(outbox)
+    slow.begin()
+    record_event(
+        slow,
+        OutboxEvent,
+        principal=None,
+        action="slow",
+        object_type="t",
+        object_id="slow",
+        change={},
+        platform="jincheng",
+        actor_role="operator",
+    )
+    slow.flush()  # the row (and its xid) exists, uncommitted
+    _write(outbox, "fast")  # a later transaction commits first
+    sink = Recorder()
+    relay = _relay(outbox, sink)
+    assert relay.deliver_once() == 0  # "fast" must wait: "slow" is older and still running
+    slow.commit()
+    slow.close()
+    assert relay.deliver_once() == 2
+    assert [e["action"] for e in sink.events] == ["slow", "fast"]
+
+
+def test_failed_delivery_is_retried_with_the_same_sequence(outbox):
+    _write(outbox, "x1")
+    _write(outbox, "x2")
+    sink = Recorder(fail_times=1)
+    relay = _relay(outbox, sink)
+    with pytest.raises(httpx.ConnectError):
+        relay.deliver_once()
+    with outbox.connect() as conn:
+        row = conn.execute(
+            text("select attempts, last_error, delivery_seq from trading.audit_outbox where action = 'x1'")
+        ).one()
+    assert row.attempts == 1 and "down" in row.last_error and row.delivery_seq == 1
+    _write(outbox, "x3")
+    assert relay.deliver_once() == 3
+    assert [(e["action"], e["delivery_seq"]) for e in sink.events] == [("x1", 1), ("x2", 2), ("x3", 3)]
+
+
+def test_background_relay_delivers_and_only_one_holds_the_lock(outbox):
+    first, second = Recorder(), Recorder()
+    relays = [_relay(outbox, first), _relay(outbox, second)]
+    for relay in relays:
+        relay.start()
+    try:
+        for i in range(20):
+            _write(outbox, f"b{i}")
+            relays[i % 2].wake()
+        deadline = time.monotonic() + 10
+        while len(first.events) + len(second.events) < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stoppers = [threading.Thread(target=r.stop) for r in relays]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join()
+    delivered = first.events + second.events
+    assert sorted(e["delivery_seq"] for e in delivered) == list(range(1, 21))
+    assert len({e["event_id"] for e in delivered}) == 20
+    assert not (first.events and second.events), "two relays delivered for the same service at once"

@@ -1,0 +1,106 @@
+"""Unit tests of verify_token(), the JWKS key source and the revocation list (fakes for the portal)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from shared.auth.keys import JwksKeySource, StaticKeySource
+from shared.auth.revocations import HttpRevocations, StaticRevocations
+from shared.auth.tokens import TokenRejected, verify_token
+from shared.errors import DependencyUnavailable
+from tests.support.tokens import TestIssuer
+
+
+def test_verify_returns_the_principal(issuer):
+    token = issuer.token(sub="u1", roles=["operator", "supervisor"], platform="gaoping", org="o1", aud="trading")
+    principal = verify_token(token, audience="trading", issuer="jincheng-portal", keys=StaticKeySource([issuer.jwk]))
+    assert principal.subject == "u1" and principal.platform == "gaoping" and principal.org == "o1"
+    assert principal.roles == {"operator", "supervisor"} and principal.primary_role == "operator"
+    assert not principal.is_city
+
+
+def test_audience_list_is_accepted_when_it_names_us(issuer):
+    token = issuer.token(aud=["portal", "trading"])
+    assert verify_token(token, audience="trading", issuer="jincheng-portal", keys=StaticKeySource([issuer.jwk]))
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"roles": ["emperor"]}, "roles"),
+        ({"platform": "atlantis"}, "platform"),
+        ({"typ": "robot"}, "typ"),
+        ({"org": 5}, "org"),
+        ({"scope": ["a"]}, "scope"),
+    ],
+)
+def test_claim_values_are_checked(issuer, claims, reason):
+    token = issuer.sign({**issuer.claims(), **claims})
+    with pytest.raises(TokenRejected) as err:
+        verify_token(token, audience="trading", issuer="jincheng-portal", keys=StaticKeySource([issuer.jwk]))
+    assert err.value.details == {"reason": reason}
+
+
+def test_revocation_applies_to_tokens_issued_before(issuer):
+    claims = issuer.claims(sub="client-x")
+    token = issuer.sign(claims)
+    keys = StaticKeySource([issuer.jwk])
+    verify_token(
+        token,
+        audience="trading",
+        issuer="jincheng-portal",
+        keys=keys,
+        revocations=StaticRevocations({"client-x": claims["iat"] - 1}),
+    )
+    with pytest.raises(TokenRejected, match="revoked"):
+        verify_token(
+            token,
+            audience="trading",
+            issuer="jincheng-portal",
+            keys=keys,
+            revocations=StaticRevocations({"client-x": claims["iat"]}),
+        )
+
+
+def _jwks_transport(calls: list[str], keysets: list[list[dict]]):
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        return httpx.Response(200, json={"keys": keysets[min(len(calls), len(keysets)) - 1]})
+
+    return httpx.MockTransport(handler)
+
+
+def test_jwks_refetches_on_unknown_kid_but_not_for_every_request():
+    first, rotated = TestIssuer(kid="k1"), TestIssuer(kid="k2")
+    calls: list[str] = []
+    client = httpx.Client(transport=_jwks_transport(calls, [[first.jwk], [first.jwk, rotated.jwk]]))
+    source = JwksKeySource("http://portal/.well-known/jwks.json", client=client, min_refetch_interval=0.0)
+    assert source.get_key("k1") is not None and len(calls) == 1
+    assert source.get_key("k1") is not None and len(calls) == 1  # cached
+    assert source.get_key("k2") is not None and len(calls) == 2  # rotation picked up without restart
+    limited = JwksKeySource("http://portal/.well-known/jwks.json", client=client, min_refetch_interval=60.0)
+    limited.get_key("k1")
+    before = len(calls)
+    for _ in range(5):
+        assert limited.get_key("random-kid") is None
+    assert len(calls) == before  # unknown kids cannot make us hammer the portal
+    assert calls[0] == "http://portal/.well-known/jwks.json"
+
+
+def test_revocation_list_fails_closed_when_too_stale():
+    state = {"up": True}
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        if not state["up"]:
+            raise httpx.ConnectError("portal down")
+        return httpx.Response(200, json={"revoked": [{"sub": "bad", "revoked_at": 10}]})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    tolerant = HttpRevocations("http://portal/r", client=client, cache_seconds=0.0, max_stale_seconds=60.0)
+    assert tolerant.revoked_at("bad") == 10
+    state["up"] = False
+    assert tolerant.revoked_at("bad") == 10  # recent copy still used
+    strict = HttpRevocations("http://portal/r", client=client, cache_seconds=0.0, max_stale_seconds=0.0)
+    with pytest.raises(DependencyUnavailable):
+        strict.revoked_at("anyone")
