@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format migrate check-migrations smoke clean
+.PHONY: help install run test lint format migrate check-migrations smoke bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,6 +44,9 @@ check-migrations: $(STAMP) ## Migrate, then `alembic check` every tree: models a
 
 smoke: $(STAMP) ## Start the whole platform, check all four /ready, stop
 	$(PY) -m tools.run_platform --smoke
+
+bench: $(STAMP) ## Run the benchmarks; figures are printed and written to bench/results/
+	$(PY) -m bench.bench_auth
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import Engine, MetaData, create_engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +23,9 @@ NAMING_CONVENTION = {
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# PostgreSQL's bigint range: the upper bound of every id, cursor and offset a client may send.
+BIGINT_MAX = 2**63 - 1
 
 
 def make_metadata(schema: str) -> MetaData:
@@ -57,6 +61,12 @@ def get_session(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# Endpoints take the session as ``session: DbSession``. ``scope="function"`` makes FastAPI run the
+# commit before the response is sent: with the default ("request") scope the client would be told
+# "201 Created" before the commit, and a commit that then fails would have been reported as success.
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def db_now(session: Session) -> datetime:

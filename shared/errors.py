@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("shared.errors")
@@ -92,6 +93,20 @@ _STATUS_CODES = {
 }
 
 
+_STATUS_MESSAGES = {
+    400: "请求无效",
+    401: "需要有效的访问令牌",
+    403: "无权访问",
+    404: "资源不存在",
+    405: "不支持该请求方法",
+    409: "请求与当前状态冲突",
+    413: "请求内容过大",
+    415: "不支持的内容类型",
+    422: "请求参数不合法",
+    429: "请求过于频繁",
+}
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -118,10 +133,18 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "http_error")
-        message = exc.detail if isinstance(exc.detail, str) else code
+        # Starlette's own details are English ("Not Found"); users read ours in Chinese.
+        message = _STATUS_MESSAGES.get(exc.status_code, code)
         return JSONResponse(
             error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
         )
+
+    @app.exception_handler(DataError)
+    async def _data_error(_: Request, exc: DataError) -> JSONResponse:
+        # Input that passed validation but that PostgreSQL refuses (a NUL in a query parameter, a
+        # number beyond bigint): the client's data, not our fault, so a 422 rather than a 500.
+        log.warning("database refused a value: %s", exc.orig)
+        return JSONResponse(error_body("invalid_value", "数据库无法接受提交的值"), status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

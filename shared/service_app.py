@@ -105,7 +105,8 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
             return JSONResponse(error_body("not_ready", "数据库不可用"), status_code=503)
         if current != head:
             return JSONResponse(
-                error_body("not_ready", "数据库迁移未到最新版本", {"database": current, "code": head}), status_code=503
+                error_body("not_ready", "数据库迁移未到最新版本", {"database": current, "migrations_head": head}),
+                status_code=503,
             )
         return {"status": "ready", "service": settings.service_name, "revision": current}
 

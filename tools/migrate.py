@@ -39,7 +39,8 @@ def main() -> int:
     args = sys.argv[1:]
     pgdata = PROJECT_ROOT / "var" / "pgdata"
     embedded = not os.environ.get("DATABASE_URL")
-    url = devdb.start(pgdata) if embedded else os.environ["DATABASE_URL"]
+    # With a configured database, each tree resolves its own URL (<SERVICE>_DATABASE_URL first).
+    url = devdb.start(pgdata) if embedded else None
     try:
         if args[:1] == ["--check"]:
             upgrade_all(url)

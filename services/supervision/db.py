@@ -9,4 +9,4 @@ class Base(DeclarativeBase):
 
 
 class OutboxEvent(OutboxMixin, Base):
-    """Supervision's own actions (e.g. who queried what) are audited like everyone else's."""
+    """Supervision's own state changes are audited like everyone else's (reads are not state changes)."""

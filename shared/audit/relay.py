@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
+from shared.errors import ApiError
+
 log = logging.getLogger("shared.audit.relay")
 
 BATCH_SIZE = 500
@@ -99,7 +101,7 @@ class OutboxRelay:
         while not self._stop.is_set():
             try:
                 delivered = self.deliver_once()
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, ApiError) as exc:  # supervision or the portal unreachable or refusing
                 log.warning("audit delivery to supervision failed: %s", exc)
                 self._sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
@@ -143,7 +145,7 @@ class OutboxRelay:
         # The stamp is committed before sending, so a retry re-sends the very same sequence numbers.
         try:
             self.post_batch(events)
-        except httpx.HTTPError as exc:
+        except Exception as exc:
             with self.engine.begin() as conn:
                 conn.execute(
                     text(

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from shared.errors import DependencyUnavailable
+
 Jwk = dict[str, Any]
 
 
@@ -62,11 +64,18 @@ class JwksKeySource:
         self._lock = threading.Lock()
 
     def _fetch(self) -> None:
-        response = self._client.get(self._url)
-        response.raise_for_status()
-        keys = response.json().get("keys", [])
-        self._keys = {k["kid"]: k for k in keys if isinstance(k, dict) and "kid" in k}
+        # Counted as an attempt even if it fails, so an outage is retried at the refetch interval
+        # rather than by every request.
         self._fetched_at = time.monotonic()
+        try:
+            response = self._client.get(self._url)
+            response.raise_for_status()
+            keys = response.json().get("keys", [])
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            if not self._keys:
+                raise DependencyUnavailable("无法获取令牌验证公钥（统一身份认证平台不可达）") from exc
+            return  # keep verifying with the keys we have; they were valid when fetched
+        self._keys = {k["kid"]: k for k in keys if isinstance(k, dict) and "kid" in k}
 
     def get_key(self, kid: str) -> Jwk | None:
         with self._lock:

@@ -53,26 +53,37 @@ class CallableRevocations:
 
 class HttpRevocations:
     def __init__(
-        self, url: str, *, client: httpx.Client, cache_seconds: float = 5.0, max_stale_seconds: float = 300.0
+        self,
+        url: str,
+        *,
+        client: httpx.Client,
+        cache_seconds: float = 5.0,
+        max_stale_seconds: float = 300.0,
+        retry_seconds: float = 1.0,
     ) -> None:
         self._url = url
         self._client = client
         self._cache_seconds = cache_seconds
         self._max_stale = max_stale_seconds
+        # While the portal is down, try again at most this often instead of on every request.
+        self._retry_seconds = retry_seconds
         self._revoked: Revoked = {}
         self._fetched_at = float("-inf")
+        self._attempted_at = float("-inf")
         self._lock = threading.Lock()
 
     def revoked_at(self, subject: str) -> int | None:
         with self._lock:
-            age = time.monotonic() - self._fetched_at
-            if age > self._cache_seconds:
+            now = time.monotonic()
+            if now - self._fetched_at > self._cache_seconds and now - self._attempted_at >= self._retry_seconds:
+                self._attempted_at = now
                 try:
                     response = self._client.get(self._url)
                     response.raise_for_status()
                     self._revoked = {r["sub"]: int(r["revoked_at"]) for r in response.json()["revoked"]}
-                    self._fetched_at = time.monotonic()
-                except (httpx.HTTPError, KeyError, ValueError, TypeError) as exc:
-                    if age > self._max_stale:
-                        raise DependencyUnavailable("无法确认令牌是否已被吊销（统一身份认证平台不可达）") from exc
+                    self._fetched_at = now
+                except (httpx.HTTPError, KeyError, ValueError, TypeError):
+                    pass
+            if self._fetched_at != now and now - self._fetched_at > self._max_stale:
+                raise DependencyUnavailable("无法确认令牌是否已被吊销（统一身份认证平台不可达）")
             return self._revoked.get(subject)

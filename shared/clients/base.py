@@ -85,7 +85,7 @@ class ServiceClient:
             err = response.json()["error"]
             raise ServiceCallError(
                 err.get("message", ""),
-                code=err.get("code"),
+                code=err.get("code") or "upstream_error",
                 status_code=response.status_code,
                 details=err.get("details"),
             )

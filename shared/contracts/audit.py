@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from shared.schemas import RequestModel
 
 
-class AuditEventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AuditEventIn(RequestModel):
     event_id: UUID
     source: str = Field(pattern=r"^(portal|trading|expert_pool|supervision)$")
     # Contiguous per source, stamped by the source's relay in delivery order: a gap means loss.
@@ -34,9 +34,7 @@ class AuditEventIn(BaseModel):
     request_id: str | None = Field(default=None, max_length=128)
 
 
-class IngestBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IngestBatch(RequestModel):
     events: list[AuditEventIn] = Field(min_length=1, max_length=1000)
 
 

@@ -152,3 +152,17 @@ def test_background_relay_delivers_and_only_one_holds_the_lock(outbox):
     assert sorted(e["delivery_seq"] for e in delivered) == list(range(1, 21))
     assert len({e["event_id"] for e in delivered}) == 20
     assert not (first.events and second.events), "two relays delivered for the same service at once"
+
+
+def test_a_failure_to_get_a_token_is_recorded_too(outbox):
+    from shared.errors import DependencyUnavailable
+
+    def no_token(_events: list[dict]) -> None:
+        raise DependencyUnavailable("portal unreachable")
+
+    _write(outbox, "t1")
+    with pytest.raises(DependencyUnavailable):
+        _relay(outbox, no_token).deliver_once()
+    with outbox.connect() as conn:
+        row = conn.execute(text("select attempts, last_error from trading.audit_outbox where action = 't1'")).one()
+    assert row.attempts == 1 and "portal unreachable" in row.last_error

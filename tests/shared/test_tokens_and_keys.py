@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -104,3 +106,41 @@ def test_revocation_list_fails_closed_when_too_stale():
     strict = HttpRevocations("http://portal/r", client=client, cache_seconds=0.0, max_stale_seconds=0.0)
     with pytest.raises(DependencyUnavailable):
         strict.revoked_at("anyone")
+
+
+def test_jwks_outage_keeps_cached_keys_and_is_a_503_without_any():
+    issuer = TestIssuer(kid="k1")
+    state = {"up": True, "calls": 0}
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        state["calls"] += 1
+        if not state["up"]:
+            raise httpx.ConnectError("portal down")
+        return httpx.Response(200, json={"keys": [issuer.jwk]})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    source = JwksKeySource("http://portal/jwks", client=client, cache_seconds=0.0, min_refetch_interval=0.0)
+    assert source.get_key("k1") is not None
+    state["up"] = False
+    assert source.get_key("k1") is not None  # the portal is down, the key we hold still verifies
+    cold = JwksKeySource("http://portal/jwks", client=client)
+    with pytest.raises(DependencyUnavailable):
+        cold.get_key("k1")
+
+
+def test_revocation_refresh_is_throttled_while_the_portal_is_down():
+    calls: list[int] = []
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) > 1:
+            raise httpx.ConnectError("portal down")
+        return httpx.Response(200, json={"revoked": []})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    source = HttpRevocations("http://portal/r", client=client, cache_seconds=0.0, retry_seconds=0.2)
+    assert source.revoked_at("someone") is None
+    time.sleep(0.25)
+    for _ in range(20):
+        assert source.revoked_at("someone") is None  # the list fetched a moment ago still serves
+    assert len(calls) == 2  # the first fetch and one failed retry; not one per request

@@ -5,13 +5,12 @@ import uuid
 from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from services.expert_pool.audit import emit
 from services.expert_pool.registry.models import Expert, Specialty
 from services.expert_pool.registry.schemas import ExpertCreate, ExpertOut, SpecialtyCreate, SpecialtyOut
 from shared.auth import Principal, ensure_city, ensure_platform_access, require
-from shared.db import get_session
+from shared.db import DbSession
 from shared.errors import Conflict, NotFound, Unprocessable
 
 router = APIRouter(tags=["registry"])
@@ -35,9 +34,7 @@ def _expert_out(e: Expert) -> ExpertOut:
 
 
 @router.post("/specialties", status_code=201, response_model=SpecialtyOut)
-def create_specialty(
-    body: SpecialtyCreate, principal: Principal = Depends(staff), session: Session = Depends(get_session)
-) -> SpecialtyOut:
+def create_specialty(session: DbSession, body: SpecialtyCreate, principal: Principal = Depends(staff)) -> SpecialtyOut:
     """Add a specialty to the code list (city operators only: one list for 1+4 platforms)."""
     ensure_city(principal)
     if body.parent_code is not None and session.get(Specialty, body.parent_code) is None:
@@ -63,8 +60,8 @@ def create_specialty(
 
 @router.get("/specialties", response_model=list[SpecialtyOut])
 def list_specialties(
+    session: DbSession,
     _: Principal = Depends(require("operator", "admin", "supervisor", "agency", "expert", scopes=("experts:draw",))),
-    session: Session = Depends(get_session),
 ) -> list[SpecialtyOut]:
     """The specialty code list, by code."""
     rows = session.scalars(select(Specialty).order_by(Specialty.code))
@@ -72,9 +69,7 @@ def list_specialties(
 
 
 @router.post("/experts", status_code=201, response_model=ExpertOut)
-def create_expert(
-    body: ExpertCreate, principal: Principal = Depends(staff), session: Session = Depends(get_session)
-) -> ExpertOut:
+def create_expert(session: DbSession, body: ExpertCreate, principal: Principal = Depends(staff)) -> ExpertOut:
     """Register an expert on the caller's platform. Specialties must be active codes of the list."""
     known = set(
         session.scalars(select(Specialty.code).where(Specialty.code.in_(body.specialties), Specialty.active.is_(True)))
@@ -98,9 +93,7 @@ def create_expert(
 
 
 @router.get("/experts/{expert_id}", response_model=ExpertOut)
-def get_expert(
-    expert_id: uuid.UUID, principal: Principal = Depends(expert_readers), session: Session = Depends(get_session)
-) -> ExpertOut:
+def get_expert(session: DbSession, expert_id: uuid.UUID, principal: Principal = Depends(expert_readers)) -> ExpertOut:
     """One expert record; another county's experts answer 404."""
     expert = session.get(Expert, expert_id)
     if expert is None:

@@ -4,14 +4,13 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from shared.credit_code import InvalidCreditCode, validate_credit_code
+from shared.schemas import RequestModel
 
 
-class SpecialtyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SpecialtyCreate(RequestModel):
     code: str = Field(pattern=r"^[A-Z][0-9]{0,15}$")
     name: str = Field(min_length=2, max_length=100)
     parent_code: str | None = None
@@ -24,9 +23,7 @@ class SpecialtyOut(BaseModel):
     active: bool
 
 
-class ExpertCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ExpertCreate(RequestModel):
     name: str = Field(min_length=2, max_length=50)
     title: str = Field(min_length=2, max_length=100)
     title_level: Literal["senior", "associate_senior", "intermediate", "other"]

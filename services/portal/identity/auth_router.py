@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from services.portal.audit import emit
 from services.portal.certificates.trust import (
@@ -26,7 +25,7 @@ from services.portal.keys.service import KeyRing
 from services.portal.settings import PortalSettings
 from services.portal.tokens import issue_user_tokens
 from shared.contracts.identity import TokenResponse
-from shared.db import db_now, get_session
+from shared.db import DbSession, db_now
 from shared.errors import ApiError, Unauthenticated
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -34,8 +33,8 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 @router.post("/login", response_model=TokenResponse)
 def login(
+    session: DbSession,
     body: LoginRequest,
-    session: Session = Depends(get_session),
     settings: PortalSettings = Depends(portal_settings),
     ring: KeyRing = Depends(key_ring),
 ) -> TokenResponse:
@@ -51,8 +50,8 @@ def login(
 
 @router.post("/refresh", response_model=TokenResponse)
 def refresh(
+    session: DbSession,
     body: RefreshRequest,
-    session: Session = Depends(get_session),
     settings: PortalSettings = Depends(portal_settings),
     ring: KeyRing = Depends(key_ring),
 ) -> TokenResponse:
@@ -70,9 +69,7 @@ def challenge_text(challenge: CertChallenge) -> str:
 
 
 @router.post("/cert/challenge", response_model=CertChallengeOut, status_code=201)
-def cert_challenge(
-    session: Session = Depends(get_session), settings: PortalSettings = Depends(portal_settings)
-) -> CertChallengeOut:
+def cert_challenge(session: DbSession, settings: PortalSettings = Depends(portal_settings)) -> CertChallengeOut:
     """A one-time challenge to sign with the private key of your certificate (valid 2 minutes)."""
     challenge = CertChallenge(
         nonce=secrets.token_urlsafe(32), expires_at=db_now(session) + timedelta(seconds=settings.cert_challenge_seconds)
@@ -89,9 +86,9 @@ def cert_challenge(
 
 @router.post("/cert/login", response_model=TokenResponse)
 def cert_login(
+    session: DbSession,
     body: CertLoginRequest,
     request: Request,
-    session: Session = Depends(get_session),
     settings: PortalSettings = Depends(portal_settings),
     ring: KeyRing = Depends(key_ring),
 ) -> TokenResponse:

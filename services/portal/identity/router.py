@@ -2,15 +2,14 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from services.portal.identity import service
 from services.portal.identity.models import Organisation, User
 from services.portal.identity.schemas import OrganisationCreate, OrganisationOut, UserCreate, UserOut
 from shared.auth import ROLES, Principal, require
-from shared.db import get_session
+from shared.db import BIGINT_MAX, DbSession
 from shared.errors import NotFound
 from shared.platforms import PLATFORMS
 
@@ -46,7 +45,7 @@ def _user_out(user: User) -> UserOut:
 
 @router.post("/organisations", status_code=201, response_model=OrganisationOut)
 def create_organisation(
-    body: OrganisationCreate, principal: Principal = Depends(staff), session: Session = Depends(get_session)
+    session: DbSession, body: OrganisationCreate, principal: Principal = Depends(staff)
 ) -> OrganisationOut:
     """Register an organisation (bidder, tenderee, agency, trading centre or supervisor department),
     identified by its unified social credit code. County staff register on their own platform only."""
@@ -54,52 +53,47 @@ def create_organisation(
 
 
 @router.get("/organisations/{org_id}", response_model=OrganisationOut)
-def get_organisation(
-    org_id: uuid.UUID, principal: Principal = Depends(staff), session: Session = Depends(get_session)
-) -> OrganisationOut:
+def get_organisation(session: DbSession, org_id: uuid.UUID, principal: Principal = Depends(staff)) -> OrganisationOut:
     """One organisation; another county's organisations answer 404."""
     return _org_out(service.get_organisation(session, principal, org_id))
 
 
 @router.get("/organisations", response_model=list[OrganisationOut])
 def list_organisations(
-    principal: Principal = Depends(staff), session: Session = Depends(get_session), limit: int = 100, offset: int = 0
+    session: DbSession,
+    principal: Principal = Depends(staff),
+    limit: int = Query(100, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=BIGINT_MAX),
 ) -> list[OrganisationOut]:
     """Organisations the caller may see (its platform; all for city staff), oldest first."""
     query = select(Organisation).order_by(Organisation.created_at, Organisation.id)
     if not principal.is_city:
         query = query.where(Organisation.platform == principal.platform)
-    rows = session.scalars(query.limit(max(1, min(limit, 500))).offset(max(0, offset)))
+    rows = session.scalars(query.limit(limit).offset(offset))
     return [_org_out(o) for o in rows]
 
 
 @router.post("/users", status_code=201, response_model=UserOut)
-def create_user(
-    body: UserCreate, principal: Principal = Depends(admin), session: Session = Depends(get_session)
-) -> UserOut:
+def create_user(session: DbSession, body: UserCreate, principal: Principal = Depends(admin)) -> UserOut:
     """Create a user bound to one platform with one or more roles, and a password and/or the subject
     serial number that certificates from any trusted CA carry for this person."""
     return _user_out(service.create_user(session, principal, body))
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-def get_user(
-    user_id: uuid.UUID, principal: Principal = Depends(admin), session: Session = Depends(get_session)
-) -> UserOut:
+def get_user(session: DbSession, user_id: uuid.UUID, principal: Principal = Depends(admin)) -> UserOut:
     """One user; another county's users answer 404."""
     return _user_out(service.get_user(session, principal, user_id))
 
 
 @router.post("/users/{user_id}/disable", response_model=UserOut)
-def disable_user(
-    user_id: uuid.UUID, principal: Principal = Depends(admin), session: Session = Depends(get_session)
-) -> UserOut:
+def disable_user(session: DbSession, user_id: uuid.UUID, principal: Principal = Depends(admin)) -> UserOut:
     """Disable a user: refresh tokens are revoked and access tokens stop working within seconds."""
     return _user_out(service.disable_user(session, principal, user_id))
 
 
 @router.get("/me", response_model=UserOut)
-def me(principal: Principal = Depends(require(*ROLES, typ="user")), session: Session = Depends(get_session)) -> UserOut:
+def me(session: DbSession, principal: Principal = Depends(require(*ROLES, typ="user"))) -> UserOut:
     """The calling user, as the portal knows them."""
     try:
         user_id = uuid.UUID(principal.subject)

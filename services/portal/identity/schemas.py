@@ -5,12 +5,13 @@ import uuid
 from datetime import datetime
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from shared.auth.principal import ROLES
 from shared.auth.scopes import SERVICE_AUDIENCES
 from shared.credit_code import InvalidCreditCode, validate_credit_code
 from shared.platforms import PLATFORMS
+from shared.schemas import RequestModel
 
 OrgType = Literal["bidder", "tenderee", "agency", "trading_centre", "supervisor_department"]
 Role = Literal["bidder", "tenderee", "agency", "operator", "supervisor", "expert", "admin"]
@@ -22,17 +23,13 @@ if set(ROLES) != set(get_args(Role)) or set(SERVICE_AUDIENCES) != set(get_args(A
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 def _check_platform(value: str) -> str:
     if value not in PLATFORMS:
         raise ValueError(f"unknown platform {value!r}; one of {', '.join(PLATFORMS)}")
     return value
 
 
-class OrganisationCreate(Strict):
+class OrganisationCreate(RequestModel):
     name: str = Field(min_length=2, max_length=200)
     credit_code: str
     org_type: OrgType
@@ -61,7 +58,7 @@ class OrganisationOut(BaseModel):
     created_at: datetime
 
 
-class UserCreate(Strict):
+class UserCreate(RequestModel):
     username: str
     display_name: str = Field(min_length=1, max_length=100)
     password: str | None = Field(default=None, min_length=10, max_length=256)
@@ -95,13 +92,13 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-class LoginRequest(Strict):
+class LoginRequest(RequestModel):
     username: str = Field(max_length=64)
     password: str = Field(max_length=256)
     audience: list[Audience] | None = Field(default=None, description="services the token is for; default all")
 
 
-class RefreshRequest(Strict):
+class RefreshRequest(RequestModel):
     refresh_token: str = Field(max_length=256)
 
 
@@ -112,7 +109,7 @@ class CertChallengeOut(BaseModel):
     sign_this: str = Field(description="the exact UTF-8 text to sign with the certificate's private key")
 
 
-class CertLoginRequest(Strict):
+class CertLoginRequest(RequestModel):
     challenge_id: uuid.UUID
     certificate_pem: str = Field(max_length=16384)
     intermediates_pem: list[str] = Field(default_factory=list, max_length=4)

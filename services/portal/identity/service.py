@@ -17,7 +17,7 @@ from services.portal.settings import PortalSettings
 from services.portal.tokens import hash_refresh_token
 from shared.auth import Principal, ensure_platform_access
 from shared.db import db_now
-from shared.errors import ApiError, Conflict, Forbidden, Unauthenticated, Unprocessable
+from shared.errors import ApiError, Conflict, Forbidden, NotFound, Unauthenticated, Unprocessable
 from shared.platforms import can_access
 
 
@@ -65,7 +65,7 @@ def create_organisation(session: Session, principal: Principal, data: Organisati
 def get_organisation(session: Session, principal: Principal, org_id: uuid.UUID) -> Organisation:
     org = session.get(Organisation, org_id)
     if org is None:
-        raise ApiError("机构不存在", code="not_found", status_code=404)
+        raise NotFound("机构不存在")
     ensure_platform_access(principal, org.platform, what="机构")
     return org
 
@@ -109,7 +109,7 @@ def create_user(session: Session, principal: Principal, data: UserCreate) -> Use
 def get_user(session: Session, principal: Principal, user_id: uuid.UUID) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise ApiError("用户不存在", code="not_found", status_code=404)
+        raise NotFound("用户不存在")
     ensure_platform_access(principal, user.platform, what="用户")
     return user
 

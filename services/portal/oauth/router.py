@@ -4,7 +4,6 @@ import base64
 import binascii
 
 from fastapi import APIRouter, Depends, Form, Request
-from sqlalchemy.orm import Session
 
 from services.portal.deps import key_ring, portal_settings
 from services.portal.keys.service import KeyRing
@@ -14,7 +13,7 @@ from services.portal.oauth.schemas import ClientCreate, ClientOut, ClientWithSec
 from services.portal.settings import PortalSettings
 from shared.auth import Principal, require
 from shared.contracts.identity import TokenResponse
-from shared.db import get_session
+from shared.db import DbSession
 from shared.errors import ApiError
 
 router = APIRouter(tags=["oauth"])
@@ -48,13 +47,13 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 
 @router.post("/oauth/token", response_model=TokenResponse)
 def token(
+    session: DbSession,
     request: Request,
     grant_type: str = Form(...),
     scope: str = Form(""),
     audience: str = Form(...),
     client_id: str | None = Form(None),
     client_secret: str | None = Form(None),
-    session: Session = Depends(get_session),
     settings: PortalSettings = Depends(portal_settings),
     ring: KeyRing = Depends(key_ring),
 ) -> TokenResponse:
@@ -74,35 +73,27 @@ def token(
 
 
 @router.post("/clients", status_code=201, response_model=ClientWithSecret, tags=["clients"])
-def create_client(
-    body: ClientCreate, principal: Principal = Depends(admin), session: Session = Depends(get_session)
-) -> ClientWithSecret:
+def create_client(session: DbSession, body: ClientCreate, principal: Principal = Depends(admin)) -> ClientWithSecret:
     """Register an API client. The secret is returned once and stored only as a hash."""
     client, secret = service.create_client(session, principal, body)
     return ClientWithSecret(**_out(client).model_dump(), client_secret=secret)
 
 
 @router.get("/clients/{client_id}", response_model=ClientOut, tags=["clients"])
-def get_client(
-    client_id: str, principal: Principal = Depends(admin), session: Session = Depends(get_session)
-) -> ClientOut:
+def get_client(session: DbSession, client_id: str, principal: Principal = Depends(admin)) -> ClientOut:
     """One API client; another county's clients answer 404."""
     return _out(service.get_client(session, principal, client_id))
 
 
 @router.post("/clients/{client_id}/rotate-secret", response_model=ClientWithSecret, tags=["clients"])
-def rotate_secret(
-    client_id: str, principal: Principal = Depends(admin), session: Session = Depends(get_session)
-) -> ClientWithSecret:
+def rotate_secret(session: DbSession, client_id: str, principal: Principal = Depends(admin)) -> ClientWithSecret:
     """Issue a new secret; the old one stops working at once (tokens already issued run out)."""
     client, secret = service.rotate_secret(session, principal, client_id)
     return ClientWithSecret(**_out(client).model_dump(), client_secret=secret)
 
 
 @router.post("/clients/{client_id}/disable", response_model=ClientOut, tags=["clients"])
-def disable_client(
-    client_id: str, principal: Principal = Depends(admin), session: Session = Depends(get_session)
-) -> ClientOut:
+def disable_client(session: DbSession, client_id: str, principal: Principal = Depends(admin)) -> ClientOut:
     """Disable a client: no new tokens, and its unexpired tokens are refused by every service within
     seconds (they read the portal's revocation list)."""
     return _out(service.disable_client(session, principal, client_id))

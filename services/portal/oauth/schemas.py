@@ -4,15 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from shared.auth.scopes import KNOWN_SCOPES
 from shared.platforms import PLATFORMS
+from shared.schemas import RequestModel
 
 
-class ClientCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ClientCreate(RequestModel):
     client_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{2,63}$")
     name: str = Field(min_length=2, max_length=200)
     kind: Literal["service", "county_platform", "integration"]

@@ -6,13 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from services.supervision.ingest import service
 from services.supervision.ingest.models import StoredEvent
 from shared.auth import Principal, ensure_platform_access, require
 from shared.contracts.audit import IngestBatch, IngestResult
-from shared.db import get_session
+from shared.db import BIGINT_MAX, DbSession
 from shared.errors import NotFound
 
 router = APIRouter(tags=["audit"])
@@ -21,7 +20,7 @@ supervisor = require("supervisor", typ="user")
 
 @router.post("/ingest/events", response_model=IngestResult)
 def ingest_events(
-    batch: IngestBatch, principal: Principal = Depends(require(typ="service")), session: Session = Depends(get_session)
+    session: DbSession, batch: IngestBatch, principal: Principal = Depends(require(typ="service"))
 ) -> IngestResult:
     """Audit events from a service's outbox (service token with scope ``audit:ingest:<source>``).
 
@@ -58,8 +57,8 @@ def _out(e: StoredEvent) -> dict[str, Any]:
 
 @router.get("/audit/events")
 def list_events(
+    session: DbSession,
     principal: Principal = Depends(supervisor),
-    session: Session = Depends(get_session),
     source: str | None = None,
     action: str | None = None,
     object_type: str | None = None,
@@ -67,7 +66,7 @@ def list_events(
     actor: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    after: int = Query(0, ge=0, description="cursor: the last id of the previous page"),
+    after: int = Query(0, ge=0, le=BIGINT_MAX, description="cursor: the last id of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     """Stored audit events, oldest first, with a stable cursor. County supervisors see their
@@ -93,9 +92,7 @@ def list_events(
 
 
 @router.get("/audit/events/{event_id}")
-def get_event(
-    event_id: uuid.UUID, principal: Principal = Depends(supervisor), session: Session = Depends(get_session)
-) -> dict[str, Any]:
+def get_event(session: DbSession, event_id: uuid.UUID, principal: Principal = Depends(supervisor)) -> dict[str, Any]:
     """One stored event by its event id; another county's events answer 404."""
     event = session.scalars(select(StoredEvent).where(StoredEvent.event_id == event_id)).first()
     if event is None:

@@ -5,13 +5,12 @@ import uuid
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from services.trading.audit import emit
 from services.trading.venues.models import Venue
 from services.trading.venues.schemas import VenueCreate, VenueOut
 from shared.auth import Principal, ensure_platform_access, require
-from shared.db import get_session
+from shared.db import BIGINT_MAX, DbSession
 from shared.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/venues", tags=["venues"])
@@ -33,9 +32,7 @@ def _out(v: Venue) -> VenueOut:
 
 
 @router.post("", status_code=201, response_model=VenueOut)
-def create_venue(
-    body: VenueCreate, principal: Principal = Depends(staff), session: Session = Depends(get_session)
-) -> VenueOut:
+def create_venue(session: DbSession, body: VenueCreate, principal: Principal = Depends(staff)) -> VenueOut:
     """Register a venue of the caller's platform (trading-centre operators)."""
     venue = Venue(platform=principal.platform, **body.model_dump())
     session.add(venue)
@@ -57,9 +54,7 @@ def create_venue(
 
 
 @router.get("/{venue_id}", response_model=VenueOut)
-def get_venue(
-    venue_id: uuid.UUID, principal: Principal = Depends(readers), session: Session = Depends(get_session)
-) -> VenueOut:
+def get_venue(session: DbSession, venue_id: uuid.UUID, principal: Principal = Depends(readers)) -> VenueOut:
     """One venue; venues of another county answer 404."""
     venue = session.get(Venue, venue_id)
     if venue is None:
@@ -70,10 +65,10 @@ def get_venue(
 
 @router.get("", response_model=list[VenueOut])
 def list_venues(
+    session: DbSession,
     principal: Principal = Depends(readers),
-    session: Session = Depends(get_session),
     limit: int = Query(100, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=BIGINT_MAX),
 ) -> list[VenueOut]:
     """Venues the caller may see: its own platform's, or all for city principals."""
     query = select(Venue).order_by(Venue.platform, Venue.name)

@@ -4,12 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from shared.schemas import RequestModel
 
 
-class VenueCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class VenueCreate(RequestModel):
     name: str = Field(min_length=2, max_length=100)
     kind: Literal["opening_hall", "evaluation_room", "remote_evaluation_room"]
     location: str = Field(min_length=2, max_length=200)
