@@ -5,8 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from services.supervision.credit.router import router as credit_router
 from services.supervision.ingest.router import router as ingest_router
+from services.supervision.ledger.router import router as ledger_router
 from services.supervision.settings import SupervisionSettings
+from services.supervision.trail.router import router as trail_router
 from shared.auth.deps import Authenticator
 from shared.service_app import ServiceParts, create_service_app
 
@@ -27,7 +30,7 @@ def create_app(
             settings=settings or SupervisionSettings(),
             title="Jincheng supervision (监管平台)",
             description=DESCRIPTION,
-            routers=[ingest_router],
+            routers=[ingest_router, ledger_router, trail_router, credit_router],
             engine=engine,
             authenticator=authenticator,
         )

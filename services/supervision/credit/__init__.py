@@ -1,0 +1,1 @@
+"""Bad-behaviour records (不良行为) and the credit status derived from them."""

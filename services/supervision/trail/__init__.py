@@ -1,0 +1,1 @@
+"""Querying the audit trail: search, cursor pages, CSV export, per-project timelines."""
