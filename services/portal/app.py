@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from services.portal.certificates.trust import TrustStore
 from services.portal.identity.auth_router import router as auth_router
 from services.portal.identity.router import router as identity_router
 from services.portal.keys.router import router as keys_router
@@ -19,6 +18,7 @@ from services.portal.settings import PortalSettings
 from shared.auth.deps import Authenticator
 from shared.auth.keys import CallableKeySource
 from shared.auth.revocations import CallableRevocations
+from shared.certificates import TrustStore
 from shared.service_app import ServiceParts, create_service_app
 
 DESCRIPTION = """晋城市公共资源交易服务平台 — the single entry point (统一入口一体化登录).

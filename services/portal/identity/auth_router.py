@@ -11,12 +11,6 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
 from services.portal.audit import emit
-from services.portal.certificates.trust import (
-    CertificateRejected,
-    TrustStore,
-    verify_certificate,
-    verify_signature,
-)
 from services.portal.deps import key_ring, portal_settings
 from services.portal.identity import service
 from services.portal.identity.models import CertChallenge, User
@@ -24,6 +18,12 @@ from services.portal.identity.schemas import CertChallengeOut, CertLoginRequest,
 from services.portal.keys.service import KeyRing
 from services.portal.settings import PortalSettings
 from services.portal.tokens import issue_user_tokens
+from shared.certificates import (
+    CertificateRejected,
+    TrustStore,
+    verify_certificate,
+    verify_signature,
+)
 from shared.contracts.identity import TokenResponse
 from shared.db import DbSession, db_now
 from shared.errors import ApiError, Unauthenticated

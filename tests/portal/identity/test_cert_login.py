@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from services.portal.certificates.trust import TrustStore
 from services.portal.db import OutboxEvent
+from shared.certificates import TrustStore
 from tests.support.pki import issue_leaf, make_ca
 
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ed448
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from services.portal.certificates.trust import (
+from shared.certificates import (
     CertificateRejected,
     TrustStore,
     verify_certificate,

@@ -1,4 +1,4 @@
-"""Verify login certificates issued by any of several recognised CAs (数字证书互认).
+"""X.509 verification for certificates of any CA in a trust list (数字证书互认): portal login, bid signatures.
 
 Path building, signature checks, validity windows and basicConstraints/pathLen are delegated to
 ``cryptography.x509.verification``; only its WebPKI assumptions that do not fit Chinese CA practice are

@@ -1,1 +1,0 @@
-"""Certificate login: X.509 path validation against mutually recognised CAs (数字证书互认)."""
