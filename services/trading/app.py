@@ -5,6 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from services.trading.catalogue.router import router as catalogue_router
+from services.trading.lots.router import router as lots_router
+from services.trading.projects.router import router as projects_router
 from services.trading.settings import TradingSettings
 from services.trading.venues.router import router as venues_router
 from shared.auth.deps import Authenticator
@@ -12,7 +15,8 @@ from shared.service_app import ServiceParts, create_service_app
 
 DESCRIPTION = """晋城市公共资源交易平台 (交易平台) — projects, tenders, encrypted bids and remote opening.
 
-This release carries the venues of each platform; tendering and bidding arrive with later issues."""
+This release carries the trading catalogue, project registration, lots checked against the law, and
+the venues of each platform; notices, bids and opening arrive with later work."""
 
 
 def create_app(
@@ -23,7 +27,7 @@ def create_app(
             settings=settings or TradingSettings(),
             title="Jincheng trading (交易平台)",
             description=DESCRIPTION,
-            routers=[venues_router],
+            routers=[catalogue_router, projects_router, lots_router, venues_router],
             engine=engine,
             authenticator=authenticator,
         )

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.trading.audit import emit
+from services.trading.catalogue import service as catalogue
+from services.trading.lots.models import Lot
+from services.trading.lots.rules import check_lot
+from services.trading.lots.schemas import LotCreate
+from services.trading.projects import service as projects
+from services.trading.projects.models import Project
+from shared.auth import Principal
+from shared.db import db_now
+from shared.errors import Forbidden, NotFound, Unprocessable
+from shared.workdays import default_calendar
+
+
+def _ensure_organiser(principal: Principal, project: Project) -> None:
+    if principal.org is None or principal.org not in (project.tenderee_org, project.agency_org):
+        raise Forbidden("只有本项目的招标人或代理机构可以设置标段", code="not_your_organisation")
+
+
+def create(session: Session, principal: Principal, project_id: uuid.UUID, data: LotCreate) -> Lot:
+    project = projects.get(session, principal, project_id)
+    _ensure_organiser(principal, project)
+    # The catalogue version the project was registered under decides, so a later catalogue edit
+    # cannot retroactively change the rules of a project already under way.
+    category = catalogue.category(catalogue.get_version(session, project.catalogue_version), project.category_code)
+    violations = check_lot(category, data, now=db_now(session), calendar=default_calendar())
+    if violations:
+        raise Unprocessable(
+            "标段设置违反法定要求：" + "；".join(v.message for v in violations),
+            code="legal_rule_violated",
+            details={"violations": [v.as_dict() for v in violations]},
+        )
+    # Lock the project row so two organisers adding lots at once cannot both take the same number.
+    session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
+    number = (session.scalar(select(func.max(Lot.lot_no)).where(Lot.project_id == project.id)) or 0) + 1
+    lot = Lot(
+        project_id=project.id,
+        lot_no=number,
+        name=data.name,
+        estimated_price_fen=data.estimated_price_fen,
+        ceiling_price_fen=data.ceiling_price_fen,
+        procurement_method=data.procurement_method,
+        evaluation=data.evaluation.model_dump(mode="json"),
+        documents_from=data.documents_from,
+        documents_until=data.documents_until,
+        bid_deadline=data.bid_deadline,
+        decryption_window_minutes=data.decryption_window_minutes,
+        deposit=data.deposit.model_dump(mode="json"),
+        price_adjustments=data.price_adjustments.model_dump(mode="json") if data.price_adjustments else None,
+        created_by=principal.subject,
+    )
+    session.add(lot)
+    session.flush()
+    emit(
+        session,
+        principal=principal,
+        action="lot.created",
+        object_type="lot",
+        object_id=str(lot.id),
+        platform=project.platform,
+        project_id=str(project.id),
+        lot_id=str(lot.id),
+        change={"lot_no": number, **data.model_dump(mode="json")},
+    )
+    return lot
+
+
+def get(session: Session, principal: Principal, lot_id: uuid.UUID) -> tuple[Lot, Project]:
+    lot = session.get(Lot, lot_id)
+    if lot is None:
+        raise NotFound("标段不存在")
+    try:
+        project = projects.get(session, principal, lot.project_id)
+    except NotFound:
+        raise NotFound("标段不存在") from None
+    return lot, project
+
+
+def of_project(session: Session, principal: Principal, project_id: uuid.UUID) -> list[Lot]:
+    project = projects.get(session, principal, project_id)
+    return list(session.scalars(select(Lot).where(Lot.project_id == project.id).order_by(Lot.lot_no)))

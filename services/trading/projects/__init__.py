@@ -1,0 +1,1 @@
+"""Project registration (项目登记) by a tenderee or its agency."""
