@@ -1,0 +1,1 @@
+"""Tests of the JCBID1 bid envelope: sealing, upload verification, opening and the bidder CLI."""
