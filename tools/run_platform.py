@@ -66,6 +66,8 @@ def start_services(env: dict[str, str], ports: dict[str, int], log_dir: Path | N
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
         )
+        if out is not None:
+            out.close()  # the child holds its own descriptor
     return procs
 
 

@@ -72,7 +72,14 @@ class OutboxRelay:
         self._wake.set()
 
     def _sleep(self, seconds: float) -> None:
+        """Idle wait: a request that wrote events may cut it short."""
         self._wake.wait(seconds)
+        self._wake.clear()
+
+    def _back_off(self, seconds: float) -> None:
+        """Wait after a failure: only stopping cuts it short. Wakes from busy requests must not,
+        or a down supervision would be retried once per request (and every pending row updated)."""
+        self._stop.wait(seconds)
         self._wake.clear()
 
     def _run(self) -> None:
@@ -94,7 +101,7 @@ class OutboxRelay:
                         lock_conn.commit()
             except Exception:  # the relay must outlive any one failure (database restart included)
                 log.exception("audit relay round failed")
-                self._sleep(backoff)
+                self._back_off(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
 
     def _deliver_while_holding_lock(self, backoff: float) -> float:
@@ -103,7 +110,7 @@ class OutboxRelay:
                 delivered = self.deliver_once()
             except (httpx.HTTPError, ApiError) as exc:  # supervision or the portal unreachable or refusing
                 log.warning("audit delivery to supervision failed: %s", exc)
-                self._sleep(backoff)
+                self._back_off(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             backoff = self.interval

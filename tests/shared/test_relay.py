@@ -166,3 +166,26 @@ def test_a_failure_to_get_a_token_is_recorded_too(outbox):
     with outbox.connect() as conn:
         row = conn.execute(text("select attempts, last_error from trading.audit_outbox where action = 't1'")).one()
     assert row.attempts == 1 and "portal unreachable" in row.last_error
+
+
+def test_backoff_is_not_cut_short_by_busy_requests(outbox):
+    attempts: list[float] = []
+
+    def down(_events: list[dict]) -> None:
+        attempts.append(time.monotonic())
+        raise httpx.ConnectError("supervision is down")
+
+    _write(outbox, "w1")
+    relay = OutboxRelay(
+        engine=outbox, schema="trading", source="trading", post_batch=down, interval=0.2, max_backoff=5.0
+    )
+    relay.start()
+    try:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            relay.wake()  # what every committed request does
+            time.sleep(0.01)
+    finally:
+        relay.stop()
+    # Backing off 0.2, 0.4, 0.8 s: at most four attempts in a second, not one per wake (~100).
+    assert 1 <= len(attempts) <= 4, attempts
