@@ -6,7 +6,10 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from services.trading.catalogue.router import router as catalogue_router
+from services.trading.documents.router import router as documents_router
 from services.trading.lots.router import router as lots_router
+from services.trading.notices.public import router as public_notices_router
+from services.trading.notices.router import router as notices_router
 from services.trading.projects.router import router as projects_router
 from services.trading.settings import TradingSettings
 from services.trading.venues.router import router as venues_router
@@ -27,7 +30,15 @@ def create_app(
             settings=settings or TradingSettings(),
             title="Jincheng trading (交易平台)",
             description=DESCRIPTION,
-            routers=[catalogue_router, projects_router, lots_router, venues_router],
+            routers=[
+                catalogue_router,
+                projects_router,
+                lots_router,
+                notices_router,
+                documents_router,
+                public_notices_router,
+                venues_router,
+            ],
             engine=engine,
             authenticator=authenticator,
         )

@@ -2,8 +2,25 @@
 
 from services.trading.catalogue.models import CatalogueVersion
 from services.trading.db import Base, OutboxEvent
+from services.trading.documents.models import Document, DocumentDownload
 from services.trading.lots.models import Lot
+from services.trading.notices.models import Clarification, Notice, NoticeLot, Notification, Objection
 from services.trading.projects.models import Project, ProjectCodeCounter
 from services.trading.venues.models import Venue
 
-__all__ = ["Base", "CatalogueVersion", "Lot", "OutboxEvent", "Project", "ProjectCodeCounter", "Venue"]
+__all__ = [
+    "Base",
+    "CatalogueVersion",
+    "Clarification",
+    "Document",
+    "DocumentDownload",
+    "Lot",
+    "Notice",
+    "NoticeLot",
+    "Notification",
+    "Objection",
+    "OutboxEvent",
+    "Project",
+    "ProjectCodeCounter",
+    "Venue",
+]

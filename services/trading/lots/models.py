@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.trading.db import Base
 
+# ``suspended``: tendering of the lot is halted (an objection to its tender documents awaits the
+# organiser's reply, 招标投标法实施条例 第二十二条); clarifications and new documents are refused.
+LOT_STATUSES = ("active", "suspended")
+
 
 class Lot(Base):
     __tablename__ = "lots"
@@ -17,6 +21,7 @@ class Lot(Base):
         UniqueConstraint("project_id", "lot_no"),
         CheckConstraint("documents_from < documents_until and documents_until <= bid_deadline", name="time_order"),
         CheckConstraint("decryption_window_minutes between 10 and 240", name="decryption_window"),
+        CheckConstraint("status in ('active','suspended')", name="status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -34,5 +39,6 @@ class Lot(Base):
     decryption_window_minutes: Mapped[int] = mapped_column(Integer)
     deposit: Mapped[dict[str, Any]] = mapped_column(JSONB)
     price_adjustments: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default=text("'active'"))
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("clock_timestamp()"))

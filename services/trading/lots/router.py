@@ -4,11 +4,13 @@ import uuid
 
 from fastapi import APIRouter, Depends
 
+from services.trading.catalogue import service as catalogue
 from services.trading.lots import service
 from services.trading.lots.models import Lot
 from services.trading.lots.schemas import LotCreate, LotOut
 from services.trading.projects.router import readers, registrars
-from shared.auth import Principal
+from shared.auth import Principal, require
+from shared.contracts.trading import LotSummary
 from shared.db import DbSession
 
 router = APIRouter(tags=["lots"])
@@ -50,6 +52,29 @@ def create_lot(
 def project_lots(project_id: uuid.UUID, session: DbSession, principal: Principal = Depends(readers)) -> list[LotOut]:
     """The lots of a project, by number."""
     return [out(lot) for lot in service.of_project(session, principal, project_id)]
+
+
+@router.get("/lots/{lot_id}/summary", response_model=LotSummary)
+def lot_summary(
+    lot_id: uuid.UUID,
+    session: DbSession,
+    principal: Principal = Depends(require(typ="service", scopes=("trading:read",))),
+) -> LotSummary:
+    """For other services (scope ``trading:read``): where a lot trades, under which law, who
+    organises it and when its bids close."""
+    lot, project = service.get(session, principal, lot_id)
+    law = catalogue.category(catalogue.get_version(session, project.catalogue_version), project.category_code)["law"]
+    return LotSummary(
+        id=lot.id,
+        project_id=project.id,
+        project_code=project.code,
+        platform=project.platform,
+        category_code=project.category_code,
+        law=law,
+        tenderee_org=project.tenderee_org,
+        agency_org=project.agency_org,
+        bid_deadline=lot.bid_deadline,
+    )
 
 
 @router.get("/lots/{lot_id}", response_model=LotOut)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,7 +16,7 @@ from services.trading.projects import service as projects
 from services.trading.projects.models import Project
 from shared.auth import Principal
 from shared.db import db_now
-from shared.errors import Forbidden, NotFound, Unprocessable
+from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.workdays import default_calendar
 
 
@@ -85,3 +87,66 @@ def get(session: Session, principal: Principal, lot_id: uuid.UUID) -> tuple[Lot,
 def of_project(session: Session, principal: Principal, project_id: uuid.UUID) -> list[Lot]:
     project = projects.get(session, principal, project_id)
     return list(session.scalars(select(Lot).where(Lot.project_id == project.id).order_by(Lot.lot_no)))
+
+
+def lock(session: Session, lot_id: uuid.UUID) -> Lot:
+    """The lot, re-read and locked until the transaction ends: status and deadline changes (and
+    the decisions that depend on them) serialise on this row."""
+    return session.scalars(
+        select(Lot).where(Lot.id == lot_id).with_for_update().execution_options(populate_existing=True)
+    ).one()
+
+
+def ensure_not_suspended(lot: Lot) -> None:
+    if lot.status == "suspended":
+        raise Conflict(
+            "标段已暂停（异议待答复），暂不能发布澄清或上传招标文件",
+            code="lot_suspended",
+            details={"lot_id": str(lot.id), "basis": "招标投标法实施条例 第二十二条"},
+        )
+
+
+def set_status(
+    session: Session, principal: Principal, lot: Lot, project: Project, status: str, *, reason: dict[str, Any]
+) -> None:
+    """Suspend or resume a lot (locked by the caller); ``reason`` names what caused it, for the audit trail."""
+    if lot.status == status:
+        return
+    previous, lot.status = lot.status, status
+    emit(
+        session,
+        principal=principal,
+        action="lot.suspended" if status == "suspended" else "lot.resumed",
+        object_type="lot",
+        object_id=str(lot.id),
+        platform=project.platform,
+        project_id=str(project.id),
+        lot_id=str(lot.id),
+        change={"from": previous, "to": status, **reason},
+    )
+
+
+def move_deadline(
+    session: Session,
+    principal: Principal,
+    lot: Lot,
+    project: Project,
+    new_deadline: datetime,
+    *,
+    reason: dict[str, Any],
+) -> datetime:
+    """Put the bid deadline (= opening time) of a locked lot at ``new_deadline``; returns the old one."""
+    previous, lot.bid_deadline = lot.bid_deadline, new_deadline
+    session.flush()
+    emit(
+        session,
+        principal=principal,
+        action="lot.deadline_moved",
+        object_type="lot",
+        object_id=str(lot.id),
+        platform=project.platform,
+        project_id=str(project.id),
+        lot_id=str(lot.id),
+        change={"from": previous.isoformat(), "to": new_deadline.isoformat(), **reason},
+    )
+    return previous
