@@ -21,3 +21,4 @@ class LotSummary(BaseModel):
     tenderee_org: str
     agency_org: str | None
     bid_deadline: datetime
+    suspended: bool

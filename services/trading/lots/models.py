@@ -10,8 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.trading.db import Base
 
-# ``suspended``: tendering of the lot is halted (an objection to its tender documents awaits the
-# organiser's reply, 招标投标法实施条例 第二十二条); clarifications and new documents are refused.
+# ``suspended``: tendering of the lot is halted while it has at least one hold (an objection to its
+# tender documents awaiting the organiser's reply, 招标投标法实施条例 第二十二条; a supervisor's
+# suspension while a complaint is handled); clarifications, documents and bids are refused.
 LOT_STATUSES = ("active", "suspended")
 
 
@@ -42,3 +43,17 @@ class Lot(Base):
     status: Mapped[str] = mapped_column(String(16), default="active", server_default=text("'active'"))
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("clock_timestamp()"))
+
+
+class LotHold(Base):
+    """One reason a lot is suspended. The lot resumes only when its last hold is released, so an
+    answered objection cannot lift a supervisor's suspension, nor the reverse."""
+
+    __tablename__ = "lot_holds"
+
+    lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lots.id"), primary_key=True)
+    # "objection:<id>" or "complaint:<id>": who placed it, and who alone may release it.
+    reference: Mapped[str] = mapped_column(String(80), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(2000))
+    placed_by: Mapped[str] = mapped_column(String(128))
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("clock_timestamp()"))

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 
 from services.trading.catalogue import service as catalogue
 from services.trading.lots import service
 from services.trading.lots.models import Lot
-from services.trading.lots.schemas import LotCreate, LotOut
+from services.trading.lots.schemas import LotCreate, LotOut, SuspensionIn
 from services.trading.projects.router import readers, registrars
 from shared.auth import Principal, require
 from shared.contracts.trading import LotSummary
@@ -32,6 +32,7 @@ def out(lot: Lot) -> LotOut:
         decryption_window_minutes=lot.decryption_window_minutes,
         deposit=lot.deposit,
         price_adjustments=lot.price_adjustments,
+        status=lot.status,
         created_at=lot.created_at,
     )
 
@@ -74,7 +75,43 @@ def lot_summary(
         tenderee_org=project.tenderee_org,
         agency_org=project.agency_org,
         bid_deadline=lot.bid_deadline,
+        suspended=lot.status == "suspended",
     )
+
+
+suspenders = require(typ="service", scopes=("trading:suspend",))
+COMPLAINT_REFERENCE = r"^complaint:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+@router.put("/lots/{lot_id}/suspensions/{reference}", response_model=LotOut)
+def suspend(
+    lot_id: uuid.UUID,
+    body: SuspensionIn,
+    session: DbSession,
+    reference: str = Path(pattern=COMPLAINT_REFERENCE),
+    principal: Principal = Depends(suspenders),
+) -> LotOut:
+    """Supervision suspends a lot while it handles a complaint (scope ``trading:suspend``). The lot
+    takes no further steps (documents, clarifications, bids) until every hold on it is released.
+    Idempotent: the same reference again changes nothing."""
+    lot, project = service.get(session, principal, lot_id)
+    locked = service.lock(session, lot.id)
+    service.hold(session, principal, locked, project, reference, body.reason)
+    return out(locked)
+
+
+@router.delete("/lots/{lot_id}/suspensions/{reference}", response_model=LotOut)
+def resume(
+    lot_id: uuid.UUID,
+    session: DbSession,
+    reference: str = Path(pattern=COMPLAINT_REFERENCE),
+    principal: Principal = Depends(suspenders),
+) -> LotOut:
+    """Release the hold placed under ``reference``; the lot resumes when no other hold remains."""
+    lot, project = service.get(session, principal, lot_id)
+    locked = service.lock(session, lot.id)
+    service.release(session, principal, locked, project, reference)
+    return out(locked)
 
 
 @router.get("/lots/{lot_id}", response_model=LotOut)

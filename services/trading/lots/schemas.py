@@ -88,6 +88,10 @@ class LotCreate(RequestModel):
     price_adjustments: PriceAdjustments | None = None
 
 
+class SuspensionIn(RequestModel):
+    reason: str = Field(min_length=5, max_length=2000)
+
+
 class LotOut(BaseModel):
     id: uuid.UUID
     project_id: uuid.UUID
@@ -103,4 +107,5 @@ class LotOut(BaseModel):
     decryption_window_minutes: int
     deposit: dict[str, Any]
     price_adjustments: dict[str, Any] | None
+    status: Literal["active", "suspended"]
     created_at: datetime

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from services.trading.audit import emit
 from services.trading.catalogue import service as catalogue
-from services.trading.lots.models import Lot
+from services.trading.lots.models import Lot, LotHold
 from services.trading.lots.rules import check_lot
 from services.trading.lots.schemas import LotCreate
 from services.trading.projects import service as projects
@@ -100,30 +100,56 @@ def lock(session: Session, lot_id: uuid.UUID) -> Lot:
 def ensure_not_suspended(lot: Lot) -> None:
     if lot.status == "suspended":
         raise Conflict(
-            "标段已暂停（异议待答复），暂不能发布澄清或上传招标文件",
+            "标段已暂停（异议待答复或监管部门暂停），暂不能进行此操作",
             code="lot_suspended",
             details={"lot_id": str(lot.id), "basis": "招标投标法实施条例 第二十二条"},
         )
 
 
-def set_status(
-    session: Session, principal: Principal, lot: Lot, project: Project, status: str, *, reason: dict[str, Any]
-) -> None:
-    """Suspend or resume a lot (locked by the caller); ``reason`` names what caused it, for the audit trail."""
-    if lot.status == status:
-        return
-    previous, lot.status = lot.status, status
+def hold(session: Session, principal: Principal, lot: Lot, project: Project, reference: str, reason: str) -> bool:
+    """Suspend a locked lot for ``reference`` (idempotent). Returns whether a new hold was placed."""
+    if session.get(LotHold, (lot.id, reference)) is not None:
+        return False
+    session.add(LotHold(lot_id=lot.id, reference=reference, reason=reason, placed_by=principal.subject))
+    was = lot.status
+    lot.status = "suspended"
+    session.flush()
     emit(
         session,
         principal=principal,
-        action="lot.suspended" if status == "suspended" else "lot.resumed",
+        action="lot.suspended",
         object_type="lot",
         object_id=str(lot.id),
         platform=project.platform,
         project_id=str(project.id),
         lot_id=str(lot.id),
-        change={"from": previous, "to": status, **reason},
+        change={"reference": reference, "reason": reason, "from": was, "to": lot.status},
     )
+    return True
+
+
+def release(session: Session, principal: Principal, lot: Lot, project: Project, reference: str) -> bool:
+    """Lift the hold ``reference`` of a locked lot (idempotent); the lot resumes when none is left."""
+    existing = session.get(LotHold, (lot.id, reference))
+    if existing is None:
+        return False
+    session.delete(existing)
+    session.flush()
+    remaining = session.scalar(select(func.count()).select_from(LotHold).where(LotHold.lot_id == lot.id)) or 0
+    was = lot.status
+    lot.status = "suspended" if remaining else "active"
+    emit(
+        session,
+        principal=principal,
+        action="lot.resumed" if lot.status == "active" else "lot.hold_released",
+        object_type="lot",
+        object_id=str(lot.id),
+        platform=project.platform,
+        project_id=str(project.id),
+        lot_id=str(lot.id),
+        change={"reference": reference, "remaining_holds": remaining, "from": was, "to": lot.status},
+    )
+    return True
 
 
 def move_deadline(

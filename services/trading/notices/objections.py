@@ -59,7 +59,7 @@ def file(session: Session, principal: Principal, lot_id: uuid.UUID, data: Object
         lot_id=str(lot.id),
         change={"body": data.body, "filed_at": now.isoformat(), "reply_due_at": objection.reply_due_at.isoformat()},
     )
-    lots.set_status(session, principal, lot, project, "suspended", reason={"objection_id": str(objection.id)})
+    lots.hold(session, principal, lot, project, f"objection:{objection.id}", "对招标文件的异议待答复")
     return objection, lot
 
 
@@ -96,11 +96,7 @@ def reply(
         lot_id=str(lot.id),
         change={"reply": data.reply, "replied_at": now.isoformat(), "overdue": now > objection.reply_due_at},
     )
-    pending = session.scalar(
-        select(Objection.id).where(Objection.lot_id == lot.id, Objection.status == "pending").limit(1)
-    )
-    if pending is None:
-        lots.set_status(session, principal, lot, project, "active", reason={"objection_id": str(objection.id)})
+    lots.release(session, principal, lot, project, f"objection:{objection.id}")
     return objection, lot
 
 
