@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import Depends, Request
-from sqlalchemy import Engine, MetaData, create_engine, func, select, text
+from sqlalchemy import Date, Engine, MetaData, cast, create_engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 # Explicit constraint names make Alembic autogenerate stable and `alembic check` meaningful.
@@ -77,6 +77,14 @@ def db_now(session: Session) -> datetime:
     value = session.execute(select(func.clock_timestamp())).scalar_one()
     if not isinstance(value, datetime):  # pragma: no cover - PostgreSQL always returns timestamptz
         raise TypeError("clock_timestamp() did not return a timestamp")
+    return value
+
+
+def db_today(session: Session) -> date:
+    """Today's date in Jincheng (Asia/Shanghai) by the database clock: legal periods count local days."""
+    value = session.execute(select(cast(func.timezone("Asia/Shanghai", func.clock_timestamp()), Date))).scalar_one()
+    if not isinstance(value, date):  # pragma: no cover - PostgreSQL returns a date for ::date
+        raise TypeError("the database did not return a date")
     return value
 
 

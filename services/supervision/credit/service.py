@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import ColumnElement, Date, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from services.supervision.audit import emit
@@ -15,19 +15,10 @@ from services.supervision.credit.ban_period import check_government_procurement_
 from services.supervision.credit.models import CreditRecord
 from services.supervision.credit.schemas import CreditRecordCreate, CreditRecordFilter, PublicCreditQuery
 from shared.auth import Principal, ensure_platform_access
-from shared.db import db_now
+from shared.db import db_now, db_today
 from shared.errors import Conflict, NotFound, Unprocessable
 
 OBJECT_TYPE = "credit_record"
-LOCAL_TIME_ZONE = "Asia/Shanghai"
-
-
-def local_today(session: Session) -> date:
-    """Today's date in Jincheng by the database clock (dates in decisions are local dates)."""
-    today = session.execute(select(cast(func.timezone(LOCAL_TIME_ZONE, func.clock_timestamp()), Date))).scalar_one()
-    if not isinstance(today, date):  # pragma: no cover - PostgreSQL returns a date for ::date
-        raise TypeError("the database did not return a date")
-    return today
 
 
 def ban_in_force_on(day: date) -> ColumnElement[bool]:
@@ -40,7 +31,7 @@ def ban_in_force_on(day: date) -> ColumnElement[bool]:
 
 
 def create_record(session: Session, principal: Principal, data: CreditRecordCreate) -> CreditRecord:
-    if data.decided_on > local_today(session):
+    if data.decided_on > db_today(session):
         raise Unprocessable("处理决定日期不能晚于今天", code="decision_in_future")
     if data.law == "government_procurement" and data.ban_start is not None:
         check_government_procurement_ban(data.ban_start, data.ban_end)
