@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format migrate check-migrations smoke bench clean
+.PHONY: help install run test lint format migrate check-migrations smoke bench verify-audit clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,6 +47,10 @@ smoke: $(STAMP) ## Start the whole platform, check all four /ready, stop
 
 bench: $(STAMP) ## Run the benchmarks; figures are printed and written to bench/results/
 	$(PY) -m bench.bench_auth
+	$(PY) -m bench.bench_ledger
+
+verify-audit: $(STAMP) ## Verify the audit ledger end to end; ARGS="--tree-head sth.json" also checks a saved tree head
+	$(PY) -m tools.verify_audit $(ARGS)
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

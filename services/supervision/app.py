@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from services.supervision.credit.router import router as credit_router
 from services.supervision.ingest.router import router as ingest_router
 from services.supervision.ledger.router import router as ledger_router
+from services.supervision.ledger.signer import start_signer, stop_signer
 from services.supervision.settings import SupervisionSettings
 from services.supervision.trail.router import router as trail_router
 from shared.auth.deps import Authenticator
@@ -33,5 +34,7 @@ def create_app(
             routers=[ingest_router, ledger_router, trail_router, credit_router],
             engine=engine,
             authenticator=authenticator,
+            on_startup=[start_signer],
+            on_shutdown=[stop_signer],
         )
     )

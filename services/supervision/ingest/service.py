@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import zlib
-
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.supervision.ingest.models import StoredEvent
+from services.supervision.ledger.append import LEDGER_APPEND_LOCK, append_events
 from shared.audit.outbox import change_digest
 from shared.auth import Principal
 from shared.contracts.audit import AuditEventIn, IngestBatch, IngestResult
@@ -21,8 +20,10 @@ def ingest(session: Session, principal: Principal, batch: IngestBatch) -> Ingest
     source = sources.pop()
     if f"audit:ingest:{source}" not in principal.scopes:
         raise Forbidden(f"该客户端无权提交 {source} 的审计事件", code="insufficient_scope")
-    # Serialise ingestion per source so the gap check below sees a stable "last".
-    session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"ingest:{source}".encode())})
+    # One lock for all ingestion, the ledger's own (re-entrant within the transaction): the gap check
+    # below sees a stable "last", and audit_events ids are handed out and committed in the same
+    # order, so a reader paging by id can never miss an event that commits late.
+    session.execute(select(func.pg_advisory_xact_lock(LEDGER_APPEND_LOCK)))
     last = (
         session.scalar(select(func.coalesce(func.max(StoredEvent.delivery_seq), 0)).where(StoredEvent.source == source))
         or 0
@@ -34,6 +35,7 @@ def ingest(session: Session, principal: Principal, batch: IngestBatch) -> Ingest
         )
     }
     accepted = duplicates = 0
+    stored: list[StoredEvent] = []
     for event in sorted(batch.events, key=lambda e: e.delivery_seq):
         _check_digest(event)
         seen = known.get(event.event_id)
@@ -50,10 +52,14 @@ def ingest(session: Session, principal: Principal, batch: IngestBatch) -> Ingest
                 code="sequence_gap",
                 details={"source": source, "expected": last + 1, "got": event.delivery_seq},
             )
-        session.add(StoredEvent(**event.model_dump()))
+        row = StoredEvent(**event.model_dump())
+        session.add(row)
+        stored.append(row)
         last = event.delivery_seq
         accepted += 1
     session.flush()
+    # Same transaction: an event is stored if and only if it is in the ledger.
+    append_events(session, [row.id for row in stored])
     return IngestResult(accepted=accepted, duplicates=duplicates, last_delivery_seq=last)
 
 

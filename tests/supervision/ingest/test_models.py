@@ -31,7 +31,7 @@ def _refused(connection: Connection, statement: str, operation: str) -> None:
         ("update supervision.audit_events set change = '{}'::jsonb", "UPDATE"),
         ("delete from supervision.audit_events where delivery_seq = 2", "DELETE"),
         ("delete from supervision.audit_events", "DELETE"),
-        ("truncate supervision.audit_events", "TRUNCATE"),
+        ("truncate supervision.audit_events cascade", "TRUNCATE"),
     ],
 )
 def test_stored_events_cannot_be_changed_or_removed(connection, ledger, stored, statement, operation):
