@@ -1,0 +1,1 @@
+"""Complaints (投诉) against a lot, handled by supervisors with the law's deadlines."""
