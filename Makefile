@@ -48,6 +48,7 @@ smoke: $(STAMP) ## Start the whole platform, check all four /ready, stop
 bench: $(STAMP) ## Run the benchmarks; figures are printed and written to bench/results/
 	$(PY) -m bench.bench_auth
 	$(PY) -m bench.bench_ledger
+	$(PY) -m bench.bench_trail
 
 verify-audit: $(STAMP) ## Verify the audit ledger end to end; ARGS="--tree-head sth.json" also checks a saved tree head
 	$(PY) -m tools.verify_audit $(ARGS)

@@ -15,11 +15,27 @@ class StoredEvent(Base):
     """Append-only: a trigger (see the migration) refuses UPDATE, DELETE and TRUNCATE."""
 
     __tablename__ = "audit_events"
+    # The trail's queries page by id ("id > cursor order by id limit n"), so each filter gets an index
+    # that ends in id: the scan starts at the cursor and stops after n rows however long the ledger.
+    # (project_id, occurred_at, id) serves the per-project timeline, the day index time windows
+    # (one probe per day finds a window's id range). Migration s0004 explains why and what it measured.
     __table_args__ = (
         UniqueConstraint("source", "delivery_seq"),
-        Index("ix_audit_events_platform_received", "platform", "id"),
+        Index("ix_audit_events_platform", "platform", "id"),
         Index("ix_audit_events_project", "project_id", "id"),
-        Index("ix_audit_events_object", "object_type", "object_id"),
+        Index("ix_audit_events_project_timeline", "project_id", "occurred_at", "id"),
+        Index("ix_audit_events_lot", "lot_id", "id"),
+        Index("ix_audit_events_organisation", "organisation", "id"),
+        Index("ix_audit_events_actor", "actor", "id"),
+        Index("ix_audit_events_action", "action", "id"),
+        Index("ix_audit_events_source", "source", "id"),
+        Index("ix_audit_events_object", "object_type", "object_id", "id"),
+        Index(
+            "ix_audit_events_occurred_day",
+            text("date_trunc('day', occurred_at, 'UTC')"),
+            "id",
+            postgresql_include=["occurred_at"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
