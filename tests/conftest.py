@@ -27,6 +27,7 @@ from shared.auth.deps import Authenticator
 from shared.auth.keys import StaticKeySource
 from shared.auth.revocations import StaticRevocations
 from shared.settings import normalise_database_url
+from tests.support.service_fixtures import check_error
 from tests.support.tokens import TestIssuer
 from tools import devdb, migrate
 
@@ -165,3 +166,9 @@ def make_client(
     yield build
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def expect_error() -> Callable[..., Any]:
+    """Assert the one error body, ``{"error": {"code", "message", "details"}}``; returns ``details``."""
+    return check_error

@@ -8,24 +8,12 @@ from datetime import date
 import pytest
 
 from shared.workdays import WorkdayCalendar, default_calendar
+from tests.support.calendars import golden_week_calendar
 
 
 @pytest.fixture
 def calendar(tmp_path):
-    path = tmp_path / "cal.json"
-    path.write_text(
-        json.dumps(
-            {
-                "years": {
-                    "2026": {
-                        "holidays": ["2026-10-01", "2026-10-02", "2026-10-05", "2026-10-06", "2026-10-07"],
-                        "makeup_workdays": ["2026-10-10"],
-                    }
-                }
-            }
-        )
-    )
-    return WorkdayCalendar.from_file(path)
+    return golden_week_calendar(tmp_path)
 
 
 def test_weekends_rest_and_weekdays_work(calendar):

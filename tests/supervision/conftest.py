@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, text
 
+from tests.support.service_fixtures import machine_headers, outbox_reader, person_headers
 from tests.support.tokens import TestIssuer
 
 
@@ -20,27 +21,13 @@ def supervision(make_client) -> TestClient:
 @pytest.fixture
 def user(issuer: TestIssuer) -> Callable[..., dict[str, str]]:
     """``user("supervisor", platform="gaoping")``: headers of a person's token for supervision."""
-
-    def build(*roles: str, platform: str = "jincheng", sub: str | None = None) -> dict[str, str]:
-        return issuer.headers(
-            sub=sub or f"{roles[0] if roles else 'nobody'}-{platform}",
-            roles=list(roles),
-            platform=platform,
-            aud="supervision",
-            typ="user",
-        )
-
-    return build
+    return person_headers(issuer, "supervision")
 
 
 @pytest.fixture
 def service(issuer: TestIssuer) -> Callable[..., dict[str, str]]:
     """``service("audit:ingest:trading")``: headers of a relay's machine token for supervision."""
-
-    def build(scope: str = "", sub: str = "relay-client") -> dict[str, str]:
-        return issuer.headers(sub=sub, roles=[], platform="jincheng", aud="supervision", typ="service", scope=scope)
-
-    return build
+    return machine_headers(issuer, "supervision", default_sub="relay-client")
 
 
 @pytest.fixture
@@ -60,14 +47,7 @@ def stored(connection: Connection) -> Callable[..., list[dict[str, Any]]]:
 @pytest.fixture
 def outbox(connection: Connection) -> Callable[[], list[dict[str, Any]]]:
     """The rows this test's transaction wrote to ``supervision.audit_outbox``."""
-
-    def rows() -> list[dict[str, Any]]:
-        result = connection.execute(
-            text("select * from supervision.audit_outbox where xid = (pg_current_xact_id()::text)::bigint order by id")
-        )
-        return [dict(r) for r in result.mappings()]
-
-    return rows
+    return outbox_reader(connection, "supervision")
 
 
 @pytest.fixture
@@ -79,19 +59,3 @@ def ingest(supervision: TestClient, service: Callable[..., dict[str, str]]) -> C
         return supervision.post("/ingest/events", json={"events": batch}, headers=service(scope))
 
     return post
-
-
-@pytest.fixture
-def expect_error() -> Callable[..., Any]:
-    """Assert the one error body, ``{"error": {"code", "message", "details"}}``; returns ``details``."""
-
-    def check(response: Any, status: int, code: str) -> Any:
-        assert response.status_code == status, response.text
-        body = response.json()
-        assert set(body) == {"error"}, body
-        assert set(body["error"]) == {"code", "message", "details"}, body
-        assert body["error"]["code"] == code, body
-        assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-        return body["error"]["details"]
-
-    return check

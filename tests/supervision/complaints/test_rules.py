@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 
 import pytest
 
 from services.supervision.complaints.rules import Filing, accept_due, check_filing, decide_due
 from shared.workdays import WorkdayCalendar
+from tests.support.calendars import golden_week_calendar
 
 
 @pytest.fixture
 def calendar(tmp_path):
-    path = tmp_path / "cal.json"
-    path.write_text(
-        json.dumps(
-            {
-                "years": {
-                    "2026": {
-                        "holidays": ["2026-10-01", "2026-10-02", "2026-10-05", "2026-10-06", "2026-10-07"],
-                        "makeup_workdays": ["2026-10-10"],
-                    }
-                }
-            }
-        )
-    )
-    return WorkdayCalendar.from_file(path)
+    return golden_week_calendar(tmp_path)
 
 
 def rules(filing: Filing, calendar: WorkdayCalendar) -> set[str]:
