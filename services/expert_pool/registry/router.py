@@ -8,8 +8,9 @@ from sqlalchemy.exc import IntegrityError
 
 from services.expert_pool.audit import emit
 from services.expert_pool.registry.models import Expert, Specialty
-from services.expert_pool.registry.schemas import ExpertCreate, ExpertOut, SpecialtyCreate, SpecialtyOut
+from services.expert_pool.registry.schemas import ExpertCreate, ExpertOut, SpecialtyCreate
 from shared.auth import Principal, ensure_city, ensure_platform_access, require
+from shared.contracts.experts import Specialty as SpecialtyOut
 from shared.db import DbSession
 from shared.errors import Conflict, NotFound, Unprocessable
 

@@ -16,13 +16,6 @@ class SpecialtyCreate(RequestModel):
     parent_code: str | None = None
 
 
-class SpecialtyOut(BaseModel):
-    code: str
-    name: str
-    parent_code: str | None
-    active: bool
-
-
 class ExpertCreate(RequestModel):
     name: str = Field(min_length=2, max_length=50)
     title: str = Field(min_length=2, max_length=100)
