@@ -8,28 +8,41 @@ saved tree head (its signature, and a consistency proof from it to the current t
 
 Checks are local where they can be (a leaf against its own row, a chain link against its
 predecessor), so one altered row is reported once, at its leaf, instead of as everything after it.
+
+The pass goes run by run (the leaves up to the next tree head, at most a fetch batch): each run is
+first tried on ``fast_pass``, which makes the same checks only to confirm that nothing is wrong,
+and is walked leaf by leaf with the detailed checks below only when it finds something. The leaf
+hashes recomputed from the events, most of the work, come from ``leaf_hashes`` (helper processes,
+in the same snapshot, on a large ledger).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
+from typing import Any, cast
 
+import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import BigInteger, Engine, RowMapping, func, literal_column, select, text
+from sqlalchemy import BigInteger, Engine, Select, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from services.supervision.ingest.models import StoredEvent
-from services.supervision.ledger import merkle
+from services.supervision.ledger import fast_pass, merkle
+from services.supervision.ledger.fast_pass import LEAF_ROW_COLUMNS, LeafRow, Node
 from services.supervision.ledger.keys import key_id
-from services.supervision.ledger.leaf_data import WIRE_COLUMNS, leaf_data
+from services.supervision.ledger.leaf_hashes import LeafHasher
 from services.supervision.ledger.models import LedgerLeaf, LedgerNode, LedgerTreeHead
-from services.supervision.ledger.store import LedgerCorrupt, lookup
+from services.supervision.ledger.store import LedgerCorrupt, ledger_head, lookup
 from services.supervision.ledger.tree_heads import SignedTreeHead
 
 MAX_LISTED = 50  # problems kept in full; the rest are only counted
 STREAM_BATCH = 5000
+# Leaves per FETCH and per job for the leaf hashers: large, as each round trip waits on the
+# server, but a few batches are held in memory. It also bounds a run of the fast path.
+LEAF_BATCH = 20_000
 
 
 @dataclass(frozen=True)
@@ -110,7 +123,11 @@ class Report:
 
 
 def verify_database(engine: Engine, public_key: Ed25519PublicKey, saved: SignedTreeHead | None = None) -> Report:
-    """Verify in one read-only snapshot, so concurrent ingestion cannot make the counts disagree."""
+    """Verify in one read-only snapshot, so concurrent ingestion cannot make the counts disagree.
+
+    On a large ledger the leaf hashes are recomputed in helper processes (multiprocessing, spawn),
+    which import the caller's main module: a script calling this needs ``if __name__ == "__main__"``.
+    """
     with (
         engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection,
         connection.begin(),
@@ -136,7 +153,7 @@ def verify_ledger(session: Session, public_key: Ed25519PublicKey, saved: SignedT
 class _Walk:
     """State of the pass over the leaves."""
 
-    frontier: merkle.Frontier = field(default_factory=merkle.Frontier)
+    tree: fast_pass.Tree = field(default_factory=fast_pass.Tree)
     chain: bytes = merkle.CHAIN_START  # recomputed from the events' content
     stored_chain: bytes = merkle.CHAIN_START  # as stored, for the link-by-link check
     expected_index: int = 0
@@ -148,60 +165,41 @@ class _Walk:
     # that left every local check intact (only the signatures can tell).
     last_good_size: int = 0
     first_bad_head: tuple[int, int] | None = None  # (tree size, tree head id)
+    saved_size: int | None = None  # the saved tree head's, if one was given
+    saved_root: bytes | None = None  # recomputed, once the pass reaches saved_size
+
+    @property
+    def clean(self) -> bool:
+        """Whether the fast path's assumptions hold: no leaf index skipped, the chain recomputed from
+        the events still the stored one. Once either fails, the rest is walked with the detailed checks."""
+        return self.gap_at is None and self.chain == self.stored_chain
 
 
 def _walk_leaves(session: Session, report: Report, public_key: Ed25519PublicKey) -> bytes | None:
     """The pass; returns the recomputed root at the saved tree head's size, if the ledger reaches it."""
-    walk = _Walk()
-    nodes = _PeekableNodes(session)
+    walk = _Walk(saved_size=report.saved_tree_head.tree_size if report.saved_tree_head else None)
     heads = _TreeHeadStream(session, public_key)
-    saved_size = report.saved_tree_head.tree_size if report.saved_tree_head else None
-    saved_root = merkle.EMPTY_ROOT if saved_size == 0 else None
-    _check_heads_at(report, heads, walk)
-    # Core execution (no ORM row processing) and server-side cursors: a million rows stream through.
-    rows = (
-        session.connection()
-        .execute(
-            select(
-                LedgerLeaf.leaf_index,
-                LedgerLeaf.audit_event_id,
-                LedgerLeaf.leaf_hash,
-                LedgerLeaf.chain_hash,
-                StoredEvent.id.label("row_id"),
-                *WIRE_COLUMNS,
-            )
-            .outerjoin(StoredEvent, StoredEvent.id == LedgerLeaf.audit_event_id)
-            .order_by(LedgerLeaf.leaf_index)
-            .execution_options(yield_per=STREAM_BATCH)
-        )
-        .mappings()
-    )
-    for row in rows:
-        index: int = row["leaf_index"]
-        report.leaves += 1
-        if index != walk.expected_index:
-            report.add(
-                Problem(
-                    "leaf_missing",
-                    f"{_leaves(walk.expected_index, index - 1)} missing (deleted): the index jumps to {index}",
-                    leaf_index=walk.expected_index,
-                )
-            )
-            if walk.gap_at is None:
-                walk.gap_at = walk.expected_index
-        walk.expected_index = index + 1
-        content = _check_leaf(report, row)
-        _check_chain_link(report, row, walk)
-        _check_sequence(report, row, walk)
-        walk.chain = merkle.chain_hash(walk.chain, content)
-        completed = walk.frontier.append(content)
-        if walk.gap_at is None:
-            for key, node in completed:
-                _check_node(report, nodes, key, node)
-        _check_heads_at(report, heads, walk)
-        if walk.frontier.size == saved_size:
-            saved_root = walk.frontier.root()
-    report.root_hash, report.chain_head = walk.frontier.root(), walk.chain
+    with ExitStack() as streams:
+        # Closed here, inside the transaction: left to the garbage collector, a server-side cursor
+        # would be closed on whichever transaction the pooled connection serves by then.
+        hasher = streams.enter_context(LeafHasher(session, ledger_head(session)[0]))
+        nodes = _StoredNodes(streams.enter_context(closing(_node_batches(session))))
+        leaves = streams.enter_context(closing(_leaf_batches(session)))
+        _at_size(report, heads, walk)
+        for batch, contents in hasher.paired(leaves):
+            start = 0
+            while start < len(batch):
+                end = start + _run_length(walk, heads, len(batch) - start)
+                _walk_run(report, walk, nodes, batch[start:end], contents[start:end])
+                _at_size(report, heads, walk)
+                start = end
+        _walk_tail(report, walk, nodes, heads)
+    return walk.saved_root
+
+
+def _walk_tail(report: Report, walk: _Walk, nodes: _StoredNodes, heads: _TreeHeadStream) -> None:
+    """After the last leaf: stored nodes and tree heads beyond it, the bracket of a rewrite."""
+    report.root_hash, report.chain_head = walk.tree.root(), walk.chain
     for level, node_index, _ in nodes.rest():
         if walk.gap_at is None:  # after a gap every later node is off anyway; the gap is the finding
             report.add(
@@ -209,8 +207,8 @@ def _walk_leaves(session: Session, report: Report, public_key: Ed25519PublicKey)
                     "unexpected_node",
                     f"a stored node (level {level}, index {node_index}) covers leaves "
                     f"{node_index << level}..{((node_index + 1) << level) - 1}, beyond the ledger's "
-                    f"{walk.frontier.size} leaves: leaves were removed from the end",
-                    leaf_index=walk.frontier.size,
+                    f"{walk.tree.size} leaves: leaves were removed from the end",
+                    leaf_index=walk.tree.size,
                 )
             )
     report.nodes = nodes.seen
@@ -221,9 +219,9 @@ def _walk_leaves(session: Session, report: Report, public_key: Ed25519PublicKey)
         report.add(
             Problem(
                 "tree_head_beyond_ledger",
-                f"signed for {head.tree_size} leaves but the ledger has {walk.frontier.size}: "
-                f"{_leaves(walk.frontier.size, head.tree_size - 1)} missing",
-                leaf_index=walk.frontier.size,
+                f"signed for {head.tree_size} leaves but the ledger has {walk.tree.size}: "
+                f"{_leaves(walk.tree.size, head.tree_size - 1)} missing",
+                leaf_index=walk.tree.size,
                 tree_head_id=head.id,
             )
         )
@@ -238,53 +236,137 @@ def _walk_leaves(session: Session, report: Report, public_key: Ed25519PublicKey)
                 tree_head_id=head_id,
             )
         )
-    return saved_root
 
 
-def _check_leaf(report: Report, row: RowMapping) -> bytes:
+def _leaf_batches(session: Session) -> Generator[list[tuple[Any, ...]]]:
+    query = (
+        select(*LEAF_ROW_COLUMNS)
+        .outerjoin(StoredEvent, StoredEvent.id == LedgerLeaf.audit_event_id)
+        .order_by(LedgerLeaf.leaf_index)
+    )
+    return _fetch_batches(session, "verify_leaves", query, LEAF_BATCH)
+
+
+def _node_batches(session: Session) -> Generator[list[Node]]:
+    """Stored nodes in completion order (see ``_completion_order``)."""
+    last_leaf = literal_column('(("index" + 1) << "level") - 1', BigInteger)
+    query = select(LedgerNode.level, LedgerNode.index, LedgerNode.hash).order_by(last_leaf, LedgerNode.level)
+    return _fetch_batches(session, "verify_nodes", query, LEAF_BATCH)
+
+
+def _fetch_batches(session: Session, name: str, query: Select[Any], size: int) -> Generator[list[tuple[Any, ...]]]:
+    """``query``'s rows as plain tuples, by a server-side cursor in the session's transaction (and snapshot).
+
+    Straight from psycopg: SQLAlchemy's result rows cost more per leaf than all the hashing.
+    """
+    sql = str(query.compile(dialect=session.get_bind().dialect))
+    driver = cast("psycopg.Connection[Any]", session.connection().connection.driver_connection)
+    with driver.cursor(name, binary=True) as cursor:  # binary: hashes arrive as bytes, not hex
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(size):
+            yield batch
+
+
+def _run_length(walk: _Walk, heads: _TreeHeadStream, available: int) -> int:
+    """How many leaves the next run takes: up to the next size with something to check at it."""
+    size, length = walk.tree.size, available
+    for stop in (heads.next_size(), walk.saved_size):
+        if stop is not None and stop > size:
+            length = min(length, stop - size)
+    return length
+
+
+def _walk_run(
+    report: Report,
+    walk: _Walk,
+    nodes: _StoredNodes,
+    rows: Sequence[Sequence[Any]],
+    contents: Sequence[bytes | None],
+) -> None:
+    """A run of leaves: the fast path if it confirms them, else the detailed checks leaf by leaf."""
+    report.leaves += len(rows)
+    run = fast_pass.check_run(rows, contents, walk.tree, walk.chain, walk.last_seq) if walk.clean else None
+    if run is not None and nodes.match(run.nodes):
+        walk.tree, walk.chain, walk.stored_chain, walk.last_seq = run.tree, run.chain, run.chain, run.last_seq
+        walk.expected_index = walk.tree.size
+        return
+    for row, content in zip(rows, contents, strict=True):
+        _walk_leaf(report, walk, nodes, LeafRow.of(row, content))
+
+
+def _walk_leaf(report: Report, walk: _Walk, nodes: _StoredNodes, row: LeafRow) -> None:
+    index = row.leaf_index
+    if index != walk.expected_index:
+        report.add(
+            Problem(
+                "leaf_missing",
+                f"{_leaves(walk.expected_index, index - 1)} missing (deleted): the index jumps to {index}",
+                leaf_index=walk.expected_index,
+            )
+        )
+        if walk.gap_at is None:
+            walk.gap_at = walk.expected_index
+    walk.expected_index = index + 1
+    content = _check_leaf(report, row)
+    _check_chain_link(report, row, walk)
+    _check_sequence(report, row, walk)
+    walk.chain = merkle.chain_hash(walk.chain, content)
+    completed = walk.tree.append(content)
+    if walk.gap_at is None:
+        for level, node_index, node in completed:
+            _check_node(report, nodes, (level, node_index), node)
+
+
+def _at_size(report: Report, heads: _TreeHeadStream, walk: _Walk) -> None:
+    """What is checked when the pass reaches a size: the tree heads of that size, the saved one's root."""
+    _check_heads_at(report, heads, walk)
+    if walk.tree.size == walk.saved_size:
+        walk.saved_root = walk.tree.root()
+
+
+def _check_leaf(report: Report, row: LeafRow) -> bytes:
     """The leaf hash recomputed from the event row (the stored one if the row is gone)."""
-    index, stored = row["leaf_index"], row["leaf_hash"]
-    if row["row_id"] is None:
+    index, stored, content = row.leaf_index, row.leaf_hash, row.content
+    if row.row_id is None or content is None:
         report.add(
             Problem(
                 "event_missing",
-                f"covers audit_events id {row['audit_event_id']}, which no longer exists (deleted)",
+                f"covers audit_events id {row.audit_event_id}, which no longer exists (deleted)",
                 leaf_index=index,
             )
         )
         return bytes(stored)
-    content = merkle.leaf_hash(leaf_data(row))
     if content != stored:
         report.add(
             Problem(
                 "content_changed",
-                f"the stored event (audit_events id {row['row_id']}) no longer hashes to its leaf: "
+                f"the stored event (audit_events id {row.row_id}) no longer hashes to its leaf: "
                 "its content was altered after it was appended",
                 leaf_index=index,
-                event_id=str(row["event_id"]),
+                event_id=row.event_id,
             )
         )
     return content
 
 
-def _check_chain_link(report: Report, row: RowMapping, walk: _Walk) -> None:
-    expected = merkle.chain_hash(walk.stored_chain, row["leaf_hash"])
-    if expected != row["chain_hash"]:
+def _check_chain_link(report: Report, row: LeafRow, walk: _Walk) -> None:
+    expected = merkle.chain_hash(walk.stored_chain, row.leaf_hash)
+    if expected != row.chain_hash:
         report.add(
             Problem(
                 "chain_broken",
                 "chain hash is not SHA-256(previous chain hash || leaf hash): a leaf before it was removed, "
                 "inserted or rewritten",
-                leaf_index=row["leaf_index"],
-                event_id=str(row["event_id"]) if row["event_id"] is not None else None,
+                leaf_index=row.leaf_index,
+                event_id=row.event_id,
             )
         )
-    walk.stored_chain = row["chain_hash"]
+    walk.stored_chain = row.chain_hash
 
 
-def _check_sequence(report: Report, row: RowMapping, walk: _Walk) -> None:
-    source, seq = row["source"], row["delivery_seq"]
-    if source is None:  # the event row is gone; reported as event_missing
+def _check_sequence(report: Report, row: LeafRow, walk: _Walk) -> None:
+    source, seq = row.source, row.delivery_seq
+    if source is None or seq is None:  # the event row is gone (event_missing) or altered (content_changed)
         return
     previous = walk.last_seq.get(source, 0)
     if seq != previous + 1:
@@ -297,14 +379,14 @@ def _check_sequence(report: Report, row: RowMapping, walk: _Walk) -> None:
             Problem(
                 "sequence_out_of_order",
                 f"{source} delivery_seq {seq} follows {previous} along the leaves: {why}",
-                leaf_index=row["leaf_index"],
-                event_id=str(row["event_id"]),
+                leaf_index=row.leaf_index,
+                event_id=row.event_id,
             )
         )
     walk.last_seq[source] = seq
 
 
-def _check_node(report: Report, nodes: _PeekableNodes, key: merkle.NodeKey, node: bytes) -> None:
+def _check_node(report: Report, nodes: _StoredNodes, key: merkle.NodeKey, node: bytes) -> None:
     level, node_index = key
     first_leaf, last_leaf = node_index << level, ((node_index + 1) << level) - 1
     for extra_level, extra_index, _ in nodes.before(_completion_order(level, node_index)):
@@ -337,12 +419,12 @@ def _check_node(report: Report, nodes: _PeekableNodes, key: merkle.NodeKey, node
 
 def _check_heads_at(report: Report, heads: _TreeHeadStream, walk: _Walk) -> None:
     """Every stored tree head of the size the pass has reached: signature, root, chain head."""
-    size = walk.frontier.size
+    size = walk.tree.size
     for head, signature_valid in heads.at(size):
         if not signature_valid:
             report.add(_bad_signature(head, heads))
             continue  # a forged head proves nothing, so its root is not evidence either way
-        if head.root_hash != walk.frontier.root():
+        if head.root_hash != walk.tree.root():
             report.add(
                 Problem(
                     "tree_head_root_mismatch",
@@ -452,45 +534,55 @@ def _completion_order(level: int, node_index: int) -> tuple[int, int]:
     return ((node_index + 1) << level) - 1, level
 
 
-class _PeekableNodes:
+class _StoredNodes:
     """Stored nodes, streamed in completion order, consumed in step with the pass over the leaves."""
 
-    def __init__(self, session: Session) -> None:
-        last_leaf = literal_column('(("index" + 1) << "level") - 1', BigInteger)
-        self._rows: Iterator[tuple[int, int, bytes]] = iter(
-            session.connection()
-            .execute(
-                select(LedgerNode.level, LedgerNode.index, LedgerNode.hash)
-                .order_by(last_leaf, LedgerNode.level)
-                .execution_options(yield_per=STREAM_BATCH)
-            )
-            .tuples()
-        )
-        self._head: tuple[int, int, bytes] | None = None
+    def __init__(self, batches: Iterator[list[Node]]) -> None:
+        self._batches = batches
+        self._buffer: list[Node] = []
+        self._next = 0  # position in _buffer of the first node not consumed
         self.seen = 0
-        self._advance()
 
-    def _advance(self) -> None:
-        self._head = next(self._rows, None)
-        if self._head is not None:
-            self.seen += 1
+    def _head(self) -> Node | None:
+        return self._buffer[self._next] if self._fill(1) else None
 
-    def before(self, order: tuple[int, int]) -> Iterator[tuple[int, int, bytes]]:
-        while self._head is not None and _completion_order(self._head[0], self._head[1]) < order:
-            yield self._head
-            self._advance()
+    def _fill(self, count: int) -> bool:
+        """Buffer at least ``count`` unconsumed nodes, if there are that many left."""
+        while len(self._buffer) - self._next < count:
+            batch = next(self._batches, None)
+            if batch is None:
+                return False
+            self._buffer = self._buffer[self._next :] + batch
+            self._next = 0
+            self.seen += len(batch)
+        return True
+
+    def match(self, expected: list[Node]) -> bool:
+        """Consume the next stored nodes if they are exactly ``expected``, in order; else consume nothing."""
+        if not self._fill(len(expected)):
+            return False
+        end = self._next + len(expected)
+        if self._buffer[self._next : end] != expected:
+            return False
+        self._next = end
+        return True
+
+    def before(self, order: tuple[int, int]) -> Iterator[Node]:
+        while (head := self._head()) is not None and _completion_order(head[0], head[1]) < order:
+            yield head
+            self._next += 1
 
     def take(self, level: int, node_index: int) -> bytes | None:
-        if self._head is not None and (self._head[0], self._head[1]) == (level, node_index):
-            node = self._head[2]
-            self._advance()
-            return node
+        head = self._head()
+        if head is not None and (head[0], head[1]) == (level, node_index):
+            self._next += 1
+            return head[2]
         return None
 
-    def rest(self) -> Iterator[tuple[int, int, bytes]]:
-        while self._head is not None:
-            yield self._head
-            self._advance()
+    def rest(self) -> Iterator[Node]:
+        while (head := self._head()) is not None:
+            yield head
+            self._next += 1
 
 
 class _TreeHeadStream:
@@ -514,6 +606,10 @@ class _TreeHeadStream:
         self._head = next(self._rows, None)
         if self._head is not None:
             self.seen += 1
+
+    def next_size(self) -> int | None:
+        """The size of the next head not yet checked."""
+        return self._head.tree_size if self._head is not None else None
 
     def at(self, size: int) -> Iterator[tuple[LedgerTreeHead, bool]]:
         """The heads of exactly this size, each with whether its signature is valid."""

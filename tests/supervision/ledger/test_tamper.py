@@ -9,12 +9,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
+from unittest.mock import patch
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, select, text
 
 from services.supervision.ingest.models import StoredEvent
-from services.supervision.ledger import merkle, tree_heads
+from services.supervision.ledger import fast_pass, merkle, tree_heads
+from services.supervision.ledger import verify as verify_module
 from services.supervision.ledger.leaf_data import WIRE_COLUMNS, leaf_data
 from services.supervision.ledger.models import LedgerLeaf
 from services.supervision.ledger.verify import Report, verify_database
@@ -35,9 +37,19 @@ def event_at(engine: Engine, leaf_index: int) -> tuple[int, str]:
 
 
 def verify(engine: Engine, key, saved=None) -> Report:
+    """Verify, and check that the fast path changed nothing: the same report with every leaf walked by
+    the detailed checks, and with runs of three leaves (fast and detailed runs alternating)."""
     report = verify_database(engine, key, saved)
     print(report.render())  # noqa: T201 - pytest shows it when the test fails
+    with patch.object(fast_pass, "check_run", lambda *_: None):
+        assert same_report(verify_database(engine, key, saved), report), "the detailed checks alone differ"
+    with patch.object(verify_module, "LEAF_BATCH", 3):
+        assert same_report(verify_database(engine, key, saved), report), "runs of three leaves differ"
     return report
+
+
+def same_report(one: Report, other: Report) -> bool:
+    return (one.render(), one.problems, one.kind_counts) == (other.render(), other.problems, other.kind_counts)
 
 
 def first(report: Report):
