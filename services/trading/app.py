@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from services.trading.bids import state as bids_state
+from services.trading.bids.router import router as bids_router
 from services.trading.catalogue.router import router as catalogue_router
 from services.trading.documents.router import router as documents_router
 from services.trading.lots.router import router as lots_router
@@ -25,9 +27,10 @@ the venues of each platform; notices, bids and opening arrive with later work.""
 def create_app(
     settings: TradingSettings | None = None, *, engine: Engine | None = None, authenticator: Authenticator | None = None
 ) -> FastAPI:
-    return create_service_app(
+    settings = settings or TradingSettings()
+    app = create_service_app(
         ServiceParts(
-            settings=settings or TradingSettings(),
+            settings=settings,
             title="Jincheng trading (交易平台)",
             description=DESCRIPTION,
             routers=[
@@ -37,9 +40,12 @@ def create_app(
                 notices_router,
                 documents_router,
                 public_notices_router,
+                bids_router,
                 venues_router,
             ],
             engine=engine,
             authenticator=authenticator,
         )
     )
+    bids_state.install(app, settings)
+    return app

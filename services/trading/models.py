@@ -1,5 +1,6 @@
 """Every trading table, imported in one place for Alembic."""
 
+from services.trading.bids.models import Bid, BidDeposit, BidReceipt, BidSubmissionKey, BidVersion
 from services.trading.catalogue.models import CatalogueVersion
 from services.trading.db import Base, OutboxEvent
 from services.trading.documents.models import Document, DocumentDownload
@@ -10,6 +11,11 @@ from services.trading.venues.models import Venue
 
 __all__ = [
     "Base",
+    "Bid",
+    "BidDeposit",
+    "BidReceipt",
+    "BidSubmissionKey",
+    "BidVersion",
     "CatalogueVersion",
     "Clarification",
     "Document",

@@ -3,11 +3,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.trading.bids.receipts import seed_from_setting
 from shared.db import PROJECT_ROOT
-from shared.settings import ServiceSettings
+from shared.settings import DEV_SECRET_PREFIX, ServiceSettings
+
+# The public development seed of the bid-receipt signing key (its SHA-256 is the Ed25519 seed); like
+# every DEV_SECRET_PREFIX value it is refused in production.
+DEV_RECEIPT_SIGNING_KEY = f"{DEV_SECRET_PREFIX}trading-receipt-signing-key"
 
 
 class TradingSettings(ServiceSettings):
@@ -19,3 +24,30 @@ class TradingSettings(ServiceSettings):
     storage_dir: Path = Field(default=PROJECT_ROOT / "var" / "blobs")
     # One tender document at most; the gateway refuses bodies over 200 MB before they get here.
     max_document_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    # One sealed bid (the whole JCBID1 envelope) at most, for every lot.
+    max_bid_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    # PEM files of the CAs whose certificates may sign bids (数字证书互认), comma-separated; the
+    # same list the portal accepts for certificate login, as a rule.
+    trusted_ca_files: str = ""
+    # Base64 of a 32-byte Ed25519 seed that signs bid receipts; empty means the development key
+    # (refused in production).
+    receipt_signing_key: str = ""
+    # An Idempotency-Key whose submission has been in flight this long is taken to be abandoned
+    # (the process died mid-upload), so a retry may take it over. Longer than the slowest honest
+    # upload: 200 MiB at 1 Mbit/s takes about 27 minutes.
+    idempotency_claim_seconds: float = Field(default=3600.0, gt=0)
+
+    @field_validator("receipt_signing_key")
+    @classmethod
+    def _default_to_development_key(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return DEV_RECEIPT_SIGNING_KEY
+        seed_from_setting(value)  # a malformed key stops the service at start, not at the first bid
+        return value
+
+    def secret_values(self) -> dict[str, str]:
+        return {**super().secret_values(), "receipt_signing_key": self.receipt_signing_key}
+
+    def trusted_ca_paths(self) -> list[Path]:
+        return [Path(p.strip()) for p in self.trusted_ca_files.split(",") if p.strip()]

@@ -1,0 +1,475 @@
+"""Deadline surge: sealed bids streamed into a real trading process, then a burst across the deadline.
+
+``python -m bench.bench_bids [--bidders 500] [--size-mib 1] [--concurrency 64] [--lead 5] [--late 100]``
+
+What runs, all on loopback:
+
+- PostgreSQL: the embedded cluster under ``var/bench-bids-pgdata``, a fresh database each run;
+- trading and supervision as real ``uvicorn`` processes (one worker each, the service's own
+  settings), so every bid pays for the certificate check, the credit check over HTTP, the streamed
+  store with fsync and the locked transaction; the audit relay is off (it runs beside requests);
+- a stand-in for the portal in this process serving only the JWKS, an empty revocation list and
+  service tokens, since bidders' tokens are minted here (logging 500 people in is not the subject);
+- a baseline in its own ``uvicorn`` process: a plain Starlette route that streams the body to a file
+  (hashing it, fsync, rename, like the blob store) and inserts one row, with no checks at all.
+
+Phases: (1) every bidder submits one envelope of ``--size-mib`` MiB with ``--concurrency`` clients,
+far from the deadline: bids/s and latency; (2) the deadline is set to the database's
+``clock_timestamp() + --lead`` seconds and every bidder submits a modification at once, so the burst
+runs into the deadline; (3) ``--late`` more submissions after it. Then the database is compared with
+the answers: late accepts (a version with a database time at or after the deadline, or a 201
+claiming one), lost bids (a 201 whose version is not stored) and duplicated ones (a stored version
+no 201 answered, or a receipt twice) must all be 0. The same uploads then go to the baseline.
+
+Figures are printed and written to ``bench/results/bids.json``; the exit status is 1 if a late,
+lost or duplicated bid was found. The default run takes about a minute on a 2-core machine and
+needs ``3 x bidders x size`` of free disk in the temporary directory (envelopes, trading's store,
+the baseline's files), all removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import create_engine, text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from shared.credit_code import make_credit_code
+from shared.db import PROJECT_ROOT
+from shared.envelope import BidForm, build_plaintext_zip, seal, signer_for
+from shared.settings import normalise_database_url
+from tests.support.pki import IssuedCert, issue_leaf, make_ca
+from tests.support.tokens import TestIssuer
+from tests.trading.notices.conftest import PDF, on_offer_lot
+from tests.trading.projects.test_router import AGENCY, project_body
+from tools import devdb, migrate
+
+RESULTS = Path(__file__).parent / "results" / "bids.json"
+PGDATA = PROJECT_ROOT / "var" / "bench-bids-pgdata"
+DATABASE = "bench_bids"
+FORM = BidForm.model_validate(
+    {
+        "price_fen": 388_000_000,
+        "duration_days": 180,
+        "quality": "合格",
+        "project_manager": {"name": "李四", "certificate_no": "晋114050800001"},
+    }
+)
+
+
+# -- the baseline: what an upload costs with no checks at all ---------------------------------------
+
+
+def baseline_app() -> Starlette:
+    """``uvicorn --factory bench.bench_bids:baseline_app``: stream to disk, hash, fsync, one INSERT."""
+    directory = Path(os.environ["BENCH_BASELINE_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(normalise_database_url(os.environ["BENCH_BASELINE_DATABASE_URL"]), pool_size=10)
+    insert = text("insert into bench.uploads (sha256, size) values (:sha256, :size) returning id")
+
+    async def upload(request: Request) -> JSONResponse:
+        digest, size = hashlib.sha256(), 0
+        partial = directory / f"{uuid.uuid4().hex}.part"
+        with partial.open("wb") as out:
+            async for chunk in request.stream():
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+            out.flush()
+            await run_in_threadpool(os.fsync, out.fileno())
+        partial.replace(directory / digest.hexdigest())
+
+        def record() -> int:
+            with engine.begin() as conn:
+                return int(conn.execute(insert, {"sha256": digest.hexdigest(), "size": size}).scalar_one())
+
+        return JSONResponse({"id": await run_in_threadpool(record), "sha256": digest.hexdigest()}, status_code=201)
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(routes=[Route("/upload", upload, methods=["POST"]), Route("/ready", health)])
+
+
+# -- the portal stand-in ---------------------------------------------------------------------------
+
+
+def portal_stand_in(issuer: TestIssuer) -> Starlette:
+    """JWKS, revocations and client-credential tokens; nothing else of the portal is needed here."""
+
+    async def jwks(_: Request) -> JSONResponse:
+        return JSONResponse({"keys": [issuer.jwk]})
+
+    async def revocations(_: Request) -> JSONResponse:
+        return JSONResponse({"revoked": []})
+
+    async def token(request: Request) -> JSONResponse:
+        form = await request.form()
+        client = f"svc-{form.get('audience', '')}-caller"
+        access = issuer.token(
+            sub=client,
+            typ="service",
+            aud=str(form.get("audience", "")),
+            scope=str(form.get("scope", "")),
+            lifetime=300,
+        )
+        return JSONResponse({"access_token": access, "token_type": "Bearer", "expires_in": 300})
+
+    return Starlette(
+        routes=[
+            Route("/.well-known/jwks.json", jwks),
+            Route("/.well-known/revocations", revocations),
+            Route("/oauth/token", token, methods=["POST"]),
+        ]
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served_in_thread(app: Starlette) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextmanager
+def process(target: str, env: dict[str, str], log: Path, *, factory: bool = True) -> Iterator[tuple[str, int]]:
+    """A ``uvicorn`` process on a free port; yields its URL and pid once ``/ready`` answers 200."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", *(["--factory"] if factory else []), target]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{target} exited:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{target} not ready:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    admin_url = devdb.start(PGDATA, database="postgres")
+    admin = create_engine(normalise_database_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{DATABASE}" with (force)'))
+            conn.execute(text(f'create database "{DATABASE}"'))
+        url = devdb.start(PGDATA, database=DATABASE)
+        migrate.upgrade_all(url, services=("trading", "supervision"))
+        engine = create_engine(normalise_database_url(url))
+        with engine.begin() as conn:
+            conn.execute(text("create schema bench"))
+            conn.execute(text("create table bench.uploads (id bigserial primary key, sha256 text, size bigint)"))
+        engine.dispose()
+        yield url
+    finally:
+        admin.dispose()
+        devdb.stop(PGDATA)
+
+
+# -- the bidders -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BidderFiles:
+    org: str
+    credit_code: str
+    envelope: Path
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    seconds: float
+    body: dict[str, Any]
+    started: float
+
+
+def seal_all(ca: IssuedCert, lot_id: str, count: int, size: int, workdir: Path) -> list[BidderFiles]:
+    attachment = workdir / "technical.pdf"
+    attachment.write_bytes(b"%PDF-1.7\n" + os.urandom(max(size - 2048, 1)))
+    bidders = []
+    for n in range(count):
+        # One plaintext per bidder: its archive comment is random, as the reference tool writes it.
+        plaintext = build_plaintext_zip(FORM, [attachment], out=workdir / "plain.zip")
+        code = make_credit_code(f"91140500MB{n:07d}")
+        cert = issue_leaf(ca, common_name=f"投标人{n}", subject_serial=code)
+        out, _ = seal(
+            plaintext,
+            out=workdir / f"bid-{n}.jcb",
+            lot_id=lot_id,
+            bidder_credit_code=code,
+            certificate_pem=cert.pem,
+            signer=signer_for(cert.key),
+            device_fingerprint=f"sha256:{n:064x}",
+        )
+        bidders.append(BidderFiles(str(uuid.uuid4()), code, out))
+    return bidders
+
+
+def upload_all(url: str, jobs: list[tuple[Path, dict[str, str]]], concurrency: int) -> list[Answer]:
+    local = threading.local()
+    clients: list[httpx.Client] = []
+
+    def one(job: tuple[Path, dict[str, str]]) -> Answer:
+        if not hasattr(local, "http"):
+            local.http = httpx.Client(timeout=300)
+            clients.append(local.http)
+        path, headers = job
+        started = time.perf_counter()
+        with path.open("rb") as body:
+            response = local.http.post(url, content=body, headers=headers)
+        elapsed = time.perf_counter() - started
+        return Answer(response.status_code, elapsed, response.json(), started)
+
+    try:
+        with ThreadPoolExecutor(concurrency) as pool:
+            return list(pool.map(one, jobs))
+    finally:
+        for client in clients:
+            client.close()
+
+
+def percentiles_ms(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return round(statistics.median(ordered) * 1000, 1), round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 1)
+
+
+def rate(answers: list[Answer]) -> float:
+    first = min(a.started for a in answers)
+    last = max(a.started + a.seconds for a in answers)
+    return len(answers) / (last - first)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bidders", type=int, default=500, help="bidders, one envelope each (default 500)")
+    parser.add_argument("--size-mib", type=float, default=1.0, help="envelope size in MiB (default 1)")
+    parser.add_argument("--concurrency", type=int, default=64, help="parallel clients (default 64)")
+    parser.add_argument(
+        "--lead", type=float, default=5.0, help="seconds from the burst's start to the deadline (default 5)"
+    )
+    parser.add_argument("--late", type=int, default=100, help="submissions after the deadline (default 100)")
+    args = parser.parse_args()
+    size = int(args.size_mib * 1024 * 1024)
+    issuer = TestIssuer()
+    figures: dict[str, Any] = {
+        "bidders": args.bidders,
+        "envelope_bytes": size,
+        "concurrency": args.concurrency,
+        "machine_cpus": os.cpu_count(),
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="bench-bids-"))
+    try:
+        with fresh_database() as url, served_in_thread(portal_stand_in(issuer)) as portal:
+            env = dict(os.environ, DATABASE_URL=url)
+            common = {"ENVIRONMENT": "test", "RELAY_ENABLED": "false", "PORTAL_URL": portal}
+            env |= {f"SUPERVISION_{k}": v for k, v in common.items()} | {"SUPERVISION_LEDGER_SIGNER_ENABLED": "false"}
+            with process("services.supervision.app:create_app", env, workdir / "supervision.log") as (supervision, _):
+                ca = make_ca("Bench CA")
+                (workdir / "ca.pem").write_bytes(ca.pem)
+                env |= {f"TRADING_{k}": v for k, v in common.items()} | {
+                    "TRADING_SUPERVISION_URL": supervision,
+                    "TRADING_STORAGE_DIR": str(workdir / "blobs"),
+                    "TRADING_TRUSTED_CA_FILES": str(workdir / "ca.pem"),
+                }
+                with process("services.trading.app:create_app", env, workdir / "trading.log") as (trading, pid):
+                    lot_id = publish_lot(trading, issuer)
+                    print(f"sealing {args.bidders} envelopes of {args.size_mib:g} MiB …")
+                    bidders = seal_all(ca, lot_id, args.bidders, size, workdir)
+                    figures |= run_trading(trading, url, lot_id, bidders, issuer, args)
+                    figures["trading_peak_rss_mib"] = peak_rss_mib(pid)
+            base_env = dict(os.environ, BENCH_BASELINE_DIR=str(workdir / "baseline"), BENCH_BASELINE_DATABASE_URL=url)
+            with process("bench.bench_bids:baseline_app", base_env, workdir / "baseline.log") as (baseline, pid):
+                print(f"baseline: {args.bidders} plain uploads …")
+                jobs = [(b.envelope, {"Content-Type": "application/octet-stream"}) for b in bidders]
+                answers = upload_all(f"{baseline}/upload", jobs, args.concurrency)
+                if any(a.status != 201 for a in answers):
+                    raise RuntimeError("baseline uploads failed")
+                p50, p99 = percentiles_ms([a.seconds for a in answers])
+                figures |= {
+                    "baseline_uploads_per_s": round(rate(answers), 1),
+                    "baseline_p50_ms": p50,
+                    "baseline_p99_ms": p99,
+                    "baseline_peak_rss_mib": peak_rss_mib(pid),
+                }
+        figures["bids_per_s_ratio_to_baseline"] = round(figures["bids_per_s"] / figures["baseline_uploads_per_s"], 3)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+    width = max(map(len, figures))
+    for name, value in figures.items():
+        print(f"{name:<{width}}  {value}")
+    print(f"written to {RESULTS}")
+    failed = figures["late_accepts"] or figures["lost_bids"] or figures["duplicated_bids"]
+    return 1 if failed else 0
+
+
+def publish_lot(trading: str, issuer: TestIssuer) -> str:
+    """A lot of a published tender, 21 days before its deadline, through trading's own API."""
+    organiser = issuer.headers(sub="bench-agency", roles=["agency"], org=AGENCY, aud="trading", lifetime=900)
+    with httpx.Client(base_url=trading, headers=organiser, timeout=30) as http:
+        project = http.post("/projects", json=project_body()).json()
+        lot = http.post(f"/projects/{project['id']}/lots", json=on_offer_lot()).json()
+        notice = http.post(
+            f"/projects/{project['id']}/notices", json={"title": "招标公告", "body": "公开招标", "lot_ids": [lot["id"]]}
+        ).json()
+        http.post(
+            f"/notices/{notice['id']}/documents",
+            params={"filename": "招标文件.pdf"},
+            content=PDF,
+            headers={"Content-Type": "application/pdf"},
+        ).raise_for_status()
+        http.post(f"/notices/{notice['id']}/publish").raise_for_status()
+    return str(lot["id"])
+
+
+def run_trading(
+    trading: str, database_url: str, lot_id: str, bidders: list[BidderFiles], issuer: TestIssuer, args: Any
+) -> dict[str, Any]:
+    engine = create_engine(normalise_database_url(database_url))
+
+    def jobs(chosen: list[BidderFiles]) -> list[tuple[Path, dict[str, str]]]:
+        return [
+            (
+                b.envelope,
+                {
+                    **issuer.headers(
+                        sub=f"bidder-{b.org[:8]}", roles=["bidder"], org=b.org, aud="trading", lifetime=900
+                    ),
+                    "X-Bidder-Credit-Code": b.credit_code,
+                    "Idempotency-Key": uuid.uuid4().hex,
+                    "Content-Type": "application/octet-stream",
+                    "X-Device-Fingerprint": f"bench-{b.org[:8]}",
+                },
+            )
+            for b in chosen
+        ]
+
+    url = f"{trading}/lots/{lot_id}/bids"
+    figures: dict[str, Any] = {}
+    print(f"phase 1: {len(bidders)} bids, {args.concurrency} clients …")
+    first = upload_all(url, jobs(bidders), args.concurrency)
+    refused = [a.body for a in first if a.status != 201]
+    if refused:
+        raise RuntimeError(f"{len(refused)} bids refused before the deadline, e.g. {refused[0]}")
+    p50, p99 = percentiles_ms([a.seconds for a in first])
+    figures |= {"bids_per_s": round(rate(first), 1), "bid_p50_ms": p50, "bid_p99_ms": p99}
+
+    with engine.begin() as conn:
+        deadline = conn.execute(
+            text(
+                "update trading.lots set documents_until = clock_timestamp(), "
+                "bid_deadline = clock_timestamp() + :lead * interval '1 second' where id = :id returning bid_deadline"
+            ),
+            {"lead": args.lead, "id": lot_id},
+        ).scalar_one()
+    print(f"phase 2: {len(bidders)} modifications into a deadline {args.lead:g} s away …")
+    surge = upload_all(url, jobs(bidders), args.concurrency)
+    with engine.connect() as conn:  # the database's clock decides, here too
+        while not conn.execute(text("select clock_timestamp() >= :d"), {"d": deadline}).scalar_one():
+            time.sleep(0.05)
+    print(f"phase 3: {args.late} submissions after the deadline …")
+    late = upload_all(url, jobs(bidders[: args.late]), args.concurrency)
+    late_p50, late_p99 = percentiles_ms([a.seconds for a in late])
+
+    answers = first + surge + late
+    unexpected = [a for a in answers if a.status != 201 and a.body["error"]["code"] != "bid_deadline_passed"]
+    if unexpected:
+        raise RuntimeError(f"unexpected answers, e.g. {unexpected[0].body}")
+    receipts = [a.body["receipt"] for a in answers if a.status == 201]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "select v.receipt_no, v.accepted_at from trading.bid_versions v "
+                "join trading.bids b on b.id = v.bid_id where b.lot_id = :lot"
+            ),
+            {"lot": lot_id},
+        ).all()
+    engine.dispose()
+    stored = {row.receipt_no for row in rows}
+    answered = [r["receipt_no"] for r in receipts]
+
+    def recorded(receipt: dict[str, Any]) -> datetime:
+        return datetime.strptime(receipt["recorded_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+    figures |= {
+        "surge_accepted_before_deadline": sum(1 for a in surge if a.status == 201),
+        "surge_refused_late": sum(1 for a in surge if a.status == 409),
+        "after_deadline_refused": sum(1 for a in late if a.status == 409),
+        "after_deadline_refusal_p50_ms": late_p50,
+        "after_deadline_refusal_p99_ms": late_p99,
+        "late_accepts": sum(1 for row in rows if row.accepted_at >= deadline)
+        + sum(1 for r in receipts if recorded(r) >= deadline),
+        "lost_bids": len(set(answered) - stored),
+        "duplicated_bids": (len(answered) - len(set(answered))) + len(stored - set(answered)),
+        "stored_versions": len(rows),
+    }
+    return figures
+
+
+if __name__ == "__main__":
+    sys.exit(main())

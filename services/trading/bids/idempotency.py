@@ -1,0 +1,127 @@
+"""``Idempotency-Key`` for bid submission, per bidder organisation.
+
+A submission streams for a long time without a database transaction, so "in flight" cannot be an
+open transaction or a lock: it is a claim row committed before the upload starts (the one write
+outside the request's final transaction, and it records no business fact). The final transaction
+binds the claim to the receipt; any failure deletes the claim, so a refused or interrupted attempt
+does not burn the key. A claim left behind by a process that died mid-upload is taken over once it
+is older than ``TRADING_IDEMPOTENCY_CLAIM_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from services.trading.bids.models import BidSubmissionKey
+from shared.errors import Conflict, Unprocessable
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_CLAIM_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Claim:
+    org: str
+    key: str
+    token: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The key already produced a receipt; the retry's body decides between replay and misuse."""
+
+    lot_id: uuid.UUID
+    body_sha256: str
+    receipt_no: str
+
+
+def check_key(value: str) -> str:
+    if not KEY_PATTERN.match(value):
+        raise Unprocessable(
+            "Idempotency-Key 须为 1–128 个字母、数字或 . _ : - 字符（建议使用 UUID）", code="invalid_idempotency_key"
+        )
+    return value
+
+
+def in_progress() -> Conflict:
+    return Conflict(
+        "使用同一 Idempotency-Key 的上一次提交仍在进行中，请等待其完成后再重试", code="idempotency_in_progress"
+    )
+
+
+def key_reused() -> Unprocessable:
+    return Unprocessable(
+        "该 Idempotency-Key 已用于另一份投标文件；新的提交请使用新的 Idempotency-Key", code="idempotency_key_reused"
+    )
+
+
+def claim(
+    session: Session, org: str, key: str, lot_id: uuid.UUID, *, now: datetime, stale_after: timedelta
+) -> Claim | Replay:
+    """Claim ``key`` for a new submission, or say it already has a receipt (the caller commits)."""
+    for _ in range(_CLAIM_ATTEMPTS):
+        token = uuid.uuid4()
+        inserted = session.execute(
+            insert(BidSubmissionKey)
+            .values(bidder_org=org, key=key, lot_id=lot_id, claim_token=token, claimed_at=now)
+            .on_conflict_do_nothing()
+            .returning(BidSubmissionKey.key)
+        ).first()
+        if inserted is not None:
+            return Claim(org, key, token)
+        row = session.scalars(
+            select(BidSubmissionKey)
+            .where(BidSubmissionKey.bidder_org == org, BidSubmissionKey.key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).first()
+        if row is None:
+            continue  # released between our insert and our read: try again
+        if row.receipt_no is not None:
+            assert row.body_sha256 is not None  # noqa: S101 - table constraint body_digest
+            return Replay(lot_id=row.lot_id, body_sha256=row.body_sha256, receipt_no=row.receipt_no)
+        if now - row.claimed_at < stale_after:
+            raise in_progress()
+        row.claim_token, row.claimed_at, row.lot_id = token, now, lot_id
+        session.flush()
+        return Claim(org, key, token)
+    raise in_progress()
+
+
+def complete(session: Session, held: Claim, *, body_sha256: str, receipt_no: str, now: datetime) -> None:
+    """Bind the claim to the receipt, in the transaction that records the bid (after the receipt
+    row, which the claim refers to, has been flushed)."""
+    bound = session.execute(
+        update(BidSubmissionKey)
+        .where(
+            BidSubmissionKey.bidder_org == held.org,
+            BidSubmissionKey.key == held.key,
+            BidSubmissionKey.claim_token == held.token,
+            BidSubmissionKey.receipt_no.is_(None),
+        )
+        .values(body_sha256=body_sha256, receipt_no=receipt_no, completed_at=now)
+        .returning(BidSubmissionKey.key)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if bound is None:
+        # Taken over as abandoned while this upload was still running: the other attempt owns it now.
+        raise in_progress()
+
+
+def release(session: Session, held: Claim) -> None:
+    """Free the key after a failed attempt (only if it is still this attempt's, and unbound)."""
+    session.execute(
+        delete(BidSubmissionKey).where(
+            BidSubmissionKey.bidder_org == held.org,
+            BidSubmissionKey.key == held.key,
+            BidSubmissionKey.claim_token == held.token,
+            BidSubmissionKey.receipt_no.is_(None),
+        )
+    )
