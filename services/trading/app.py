@@ -18,10 +18,11 @@ from services.trading.venues.router import router as venues_router
 from shared.auth.deps import Authenticator
 from shared.service_app import ServiceParts, create_service_app
 
-DESCRIPTION = """晋城市公共资源交易平台 (交易平台) — projects, tenders, encrypted bids and remote opening.
+DESCRIPTION = """晋城市公共资源交易平台 (交易平台) — projects, tenders and encrypted bids.
 
-This release carries the trading catalogue, project registration, lots checked against the law, and
-the venues of each platform; notices, bids and opening arrive with later work."""
+The trading catalogue, project registration, lots checked against the law, tender notices and
+documents, clarifications and objections, and encrypted bid submission with signed receipts (the
+envelope format is open: docs/bid-envelope.md). Remote opening arrives with later work."""
 
 
 def create_app(
