@@ -39,7 +39,6 @@ from services.supervision.ingest import service as ingest_service
 from services.supervision.ingest.models import StoredEvent
 from services.supervision.ledger import fast_pass, leaf_hashes, merkle
 from services.supervision.ledger.append import append_events, append_rows
-from services.supervision.ledger.keys import signing_key
 from services.supervision.ledger.leaf_data import WIRE_COLUMNS
 from services.supervision.ledger.models import LedgerLeaf
 from services.supervision.ledger.tree_heads import sign_tree_head
@@ -50,6 +49,7 @@ from shared.auth.keys import StaticKeySource
 from shared.auth.revocations import StaticRevocations
 from shared.contracts.audit import AuditEventIn
 from shared.db import make_engine
+from shared.ed25519_keys import signing_key
 from tests.supervision.events import make_event
 from tests.support.tokens import TestIssuer
 from tools import devdb, migrate

@@ -24,11 +24,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import create_engine, inspect
 
-from services.supervision.ledger.keys import load_public_key, signing_key
 from services.supervision.ledger.tree_heads import SignedTreeHead
 from services.supervision.ledger.verify import verify_database
 from services.supervision.settings import SupervisionSettings
 from shared.db import PROJECT_ROOT
+from shared.ed25519_keys import load_public_key, signing_key
 from shared.settings import normalise_database_url
 from tools import devdb
 

@@ -5,7 +5,7 @@ from typing import ClassVar
 from pydantic import field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.supervision.ledger.keys import seed_from_setting
+from shared.ed25519_keys import seed_from_setting
 from shared.settings import DEV_SECRET_PREFIX, ServiceSettings
 
 # The public development seed of the ledger's signing key (its SHA-256 is the Ed25519 seed); like
@@ -30,7 +30,7 @@ class SupervisionSettings(ServiceSettings):
         if not value:
             return DEV_LEDGER_SIGNING_KEY
         if not value.startswith(DEV_SECRET_PREFIX):
-            seed_from_setting(value)  # a malformed key stops the service at start, not at first signature
+            seed_from_setting(value, what="ledger signing key")  # a malformed key stops the service at start
         return value
 
     @field_validator("ledger_sign_interval_seconds")

@@ -6,8 +6,8 @@ from typing import ClassVar
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.trading.bids.receipts import seed_from_setting
 from shared.db import PROJECT_ROOT
+from shared.ed25519_keys import seed_from_setting
 from shared.settings import DEV_SECRET_PREFIX, ServiceSettings
 
 # The public development seed of the bid-receipt signing key (its SHA-256 is the Ed25519 seed); like
@@ -43,7 +43,9 @@ class TradingSettings(ServiceSettings):
         value = value.strip()
         if not value:
             return DEV_RECEIPT_SIGNING_KEY
-        seed_from_setting(value)  # a malformed key stops the service at start, not at the first bid
+        seed_from_setting(
+            value, what="receipt signing key"
+        )  # a malformed key stops the service at start, not at the first bid
         return value
 
     def secret_values(self) -> dict[str, str]:

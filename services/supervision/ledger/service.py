@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from services.supervision.audit import emit
 from services.supervision.ingest.models import StoredEvent
-from services.supervision.ledger import keys, merkle
+from services.supervision.ledger import merkle
 from services.supervision.ledger.models import LedgerLeaf, LedgerTreeHead
 from services.supervision.ledger.schemas import ConsistencyProofOut, InclusionProofOut, PublicKeyOut, TreeHeadOut
 from services.supervision.ledger.store import ledger_head, lookup
@@ -23,6 +23,7 @@ from services.supervision.ledger.tree_heads import (
     sign_tree_head,
     tree_head_of_size,
 )
+from shared import ed25519_keys as keys
 from shared.auth import Principal, ensure_platform_access
 from shared.errors import NotFound, Unprocessable
 

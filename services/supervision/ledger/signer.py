@@ -11,10 +11,10 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from services.supervision.ledger.keys import signing_key
 from services.supervision.ledger.models import LedgerTreeHead
 from services.supervision.ledger.tree_heads import sign_if_grown
 from shared.db import make_session_factory
+from shared.ed25519_keys import signing_key
 
 log = logging.getLogger("services.supervision.ledger.signer")
 

@@ -28,10 +28,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.supervision.ledger import merkle
-from services.supervision.ledger.keys import key_id
 from services.supervision.ledger.models import LedgerTreeHead
 from services.supervision.ledger.store import ledger_head, root_at
 from shared.db import db_now
+from shared.ed25519_keys import key_id
 
 FORMAT = b"JINCHENG-AUDIT-STH-V1\x00"
 LAYOUT = (

@@ -32,11 +32,11 @@ from sqlalchemy.orm import Session
 from services.supervision.ingest.models import StoredEvent
 from services.supervision.ledger import fast_pass, merkle
 from services.supervision.ledger.fast_pass import LEAF_ROW_COLUMNS, LeafRow, Node
-from services.supervision.ledger.keys import key_id
 from services.supervision.ledger.leaf_hashes import LeafHasher
 from services.supervision.ledger.models import LedgerLeaf, LedgerNode, LedgerTreeHead
 from services.supervision.ledger.store import LedgerCorrupt, ledger_head, lookup
 from services.supervision.ledger.tree_heads import SignedTreeHead
+from shared.ed25519_keys import key_id
 
 MAX_LISTED = 50  # problems kept in full; the rest are only counted
 STREAM_BATCH = 5000

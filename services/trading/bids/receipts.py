@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,12 +24,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from shared.ed25519_keys import key_id, seed_from_setting
 from shared.envelope.codec import canonical_json
-from shared.settings import DEV_SECRET_PREFIX
 
 RECEIPT_FORMAT = "JCRECEIPT1"
 ALGORITHM = "Ed25519"
-SEED_SIZE = 32
 ReceiptKind = Literal["bid_accepted", "bid_withdrawn"]
 # Receipt numbers carry the local date for people and 50 random bits for uniqueness. Random, not a
 # counter: a dense sequence would let a bidder who submits twice learn how many bids arrived in
@@ -44,27 +42,6 @@ RECEIPT_LAYOUT = (
     "lot_id, bid_id, version, bidder_org, bidder_credit_code, recorded_at, ciphertext_sha256, "
     "ciphertext_length, plaintext_sha256, envelope_sha256, key_id. See docs/bid-receipt.md."
 )
-
-
-def seed_from_setting(value: str) -> bytes:
-    if value.startswith(DEV_SECRET_PREFIX):
-        return hashlib.sha256(value.encode()).digest()
-    try:
-        seed = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("receipt signing key must be base64 of a 32-byte Ed25519 seed") from None
-    if len(seed) != SEED_SIZE:
-        raise ValueError(f"receipt signing key must decode to {SEED_SIZE} bytes, got {len(seed)}")
-    return seed
-
-
-def key_id(public: Ed25519PublicKey) -> str:
-    """First 8 bytes of SHA-256 of the raw public key, hex: names the key a receipt was signed with."""
-    return hashlib.sha256(raw_public_key(public)).hexdigest()[:16]
-
-
-def raw_public_key(public: Ed25519PublicKey) -> bytes:
-    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def format_time(moment: datetime) -> str:
@@ -93,7 +70,7 @@ class ReceiptSigner:
     """The platform's receipt key, loaded once per process."""
 
     def __init__(self, setting: str) -> None:
-        self._key = Ed25519PrivateKey.from_private_bytes(seed_from_setting(setting))
+        self._key = Ed25519PrivateKey.from_private_bytes(seed_from_setting(setting, what="receipt signing key"))
         self.public_key = self._key.public_key()
         self.key_id = key_id(self.public_key)
 

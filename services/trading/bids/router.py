@@ -14,7 +14,7 @@ from services.trading.bids.credit import supervision_client
 from services.trading.bids.errors import UnsupportedMediaType
 from services.trading.bids.idempotency import check_key
 from services.trading.bids.models import Bid, BidDeposit, BidReceipt, BidVersion
-from services.trading.bids.receipts import RECEIPT_LAYOUT, ReceiptSigner, raw_public_key
+from services.trading.bids.receipts import RECEIPT_LAYOUT, ReceiptSigner
 from services.trading.bids.schemas import (
     BidOut,
     DepositIn,
@@ -36,6 +36,7 @@ from shared.certificates import TrustStore
 from shared.clients.supervision import SupervisionClient
 from shared.credit_code import InvalidCreditCode, validate_credit_code
 from shared.db import DbSession, db_today
+from shared.ed25519_keys import public_key_bytes
 from shared.errors import Unprocessable
 from shared.storage import BlobStore
 
@@ -331,7 +332,7 @@ def receipt_public_key(signer: ReceiptSigner = Depends(receipt_signer)) -> Recei
     verify a receipt offline (docs/bid-receipt.md)."""
     return ReceiptKeyOut(
         key_id=signer.key_id,
-        public_key=base64.b64encode(raw_public_key(signer.public_key)).decode("ascii"),
+        public_key=base64.b64encode(public_key_bytes(signer.public_key)).decode("ascii"),
         public_key_pem=signer.public_key_pem(),
         receipt_format=RECEIPT_LAYOUT,
     )

@@ -20,12 +20,12 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from services.supervision.app import create_app
-from services.supervision.ledger.keys import signing_key
 from services.supervision.ledger.tree_heads import SignedTreeHead
 from services.supervision.settings import SupervisionSettings
 from shared.auth.deps import Authenticator
 from shared.auth.keys import StaticKeySource
 from shared.auth.revocations import StaticRevocations
+from shared.ed25519_keys import signing_key
 from tests.supervision.events import make_event
 from tests.support.tokens import TestIssuer
 from tools import migrate

@@ -9,10 +9,10 @@ from sqlalchemy.exc import DBAPIError
 
 from services.supervision.ingest.models import StoredEvent
 from services.supervision.ledger.append import append_events
-from services.supervision.ledger.keys import signing_key
 from services.supervision.ledger.tree_heads import sign_tree_head
 from services.supervision.settings import DEV_LEDGER_SIGNING_KEY
 from shared.contracts.audit import AuditEventIn
+from shared.ed25519_keys import signing_key
 from tests.supervision.events import make_event
 
 LEDGER_TABLES = ("ledger_leaves", "ledger_nodes", "ledger_tree_heads")

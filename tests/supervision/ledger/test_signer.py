@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from services.supervision.ledger.keys import signing_key
 from services.supervision.ledger.models import LedgerLeaf, LedgerTreeHead
 from services.supervision.ledger.signer import TreeHeadSigner
 from services.supervision.settings import DEV_LEDGER_SIGNING_KEY
 from shared.db import make_session_factory
+from shared.ed25519_keys import signing_key
 from tests.supervision.events import make_event
 from tests.supervision.ledger.conftest import relay_headers, supervision_app
 from tools import migrate

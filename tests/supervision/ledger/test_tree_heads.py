@@ -11,8 +11,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
-from services.supervision.ledger import keys, tree_heads
+from services.supervision.ledger import tree_heads
 from services.supervision.settings import DEV_LEDGER_SIGNING_KEY, SupervisionSettings
+from shared import ed25519_keys as keys
 
 ROOT, CHAIN = bytes(range(32)), bytes(range(32, 64))
 MOMENT = datetime(2026, 11, 29, 9, 20, 0, 123456, tzinfo=UTC)

@@ -8,7 +8,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.supervision.ledger import keys
+from shared import ed25519_keys as keys
 from tests.supervision.ledger.test_tamper import delete_tail, event_at
 from tools import verify_audit
 

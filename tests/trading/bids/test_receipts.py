@@ -12,16 +12,10 @@ import pytest
 from pydantic import ValidationError
 
 from services.trading.app import create_app
-from services.trading.bids.receipts import (
-    ReceiptSigner,
-    new_receipt_no,
-    raw_public_key,
-    receipt_body,
-    seed_from_setting,
-    verify_receipt,
-)
+from services.trading.bids.receipts import ReceiptSigner, new_receipt_no, receipt_body, verify_receipt
 from services.trading.settings import DEV_RECEIPT_SIGNING_KEY, TradingSettings
 from shared.db import PROJECT_ROOT
+from shared.ed25519_keys import public_key_bytes, seed_from_setting
 from shared.envelope.codec import canonical_json
 from tests.support.pki import issue_leaf, make_ca
 
@@ -42,7 +36,7 @@ def test_the_documented_example_verifies_with_the_development_key():
     receipt = json.loads(signed_bytes)
     assert canonical_json(receipt).decode() == signed_bytes  # the page shows canonical bytes
     signer = ReceiptSigner(DEV_RECEIPT_SIGNING_KEY)
-    key = raw_public_key(signer.public_key)
+    key = public_key_bytes(signer.public_key)
     assert base64.b64encode(key).decode() in text and signer.key_id in text
     assert receipt["key_id"] == signer.key_id
     assert verify_receipt(key, receipt, signature)
@@ -70,8 +64,8 @@ def test_signing_adds_format_and_key_and_is_deterministic():
     assert signed.body["format"] == "JCRECEIPT1" and signed.body["key_id"] == signer.key_id
     assert signed.body["recorded_at"] == "2026-11-29T01:02:03.000004Z"
     assert signer.sign(body) == signed  # Ed25519 is deterministic
-    assert verify_receipt(raw_public_key(signer.public_key), signed.body, signed.signature)
-    assert not verify_receipt(raw_public_key(signer.public_key), signed.body, "not base64!")
+    assert verify_receipt(public_key_bytes(signer.public_key), signed.body, signed.signature)
+    assert not verify_receipt(public_key_bytes(signer.public_key), signed.body, "not base64!")
 
 
 def test_receipt_numbers_are_dated_and_random():
@@ -87,7 +81,7 @@ def test_malformed_keys_are_refused_at_start(value):
         assert TradingSettings(receipt_signing_key=value).receipt_signing_key == DEV_RECEIPT_SIGNING_KEY
         return
     with pytest.raises(ValueError, match="receipt signing key"):
-        seed_from_setting(value)
+        seed_from_setting(value, what="receipt signing key")
     with pytest.raises(ValidationError):
         TradingSettings(receipt_signing_key=value)
 

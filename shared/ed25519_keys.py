@@ -1,8 +1,8 @@
-"""The ledger's Ed25519 signing key: held by supervision only, published as a raw public key.
+"""Ed25519 signing keys given in settings: supervision's tree heads, trading's bid receipts.
 
-``SUPERVISION_LEDGER_SIGNING_KEY`` is the base64 of a 32-byte seed (``openssl rand -base64 32``).
-The development value (``DEV_SECRET_PREFIX…``) is a public string whose SHA-256 is the seed, so
-development tree heads are verifiable but worthless; production refuses it (settings).
+A setting holds the base64 of a 32-byte seed (``openssl rand -base64 32``). A development value
+(``DEV_SECRET_PREFIX…``) is a public string whose SHA-256 is the seed, so development signatures are
+verifiable but worthless; production settings refuse it.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from shared.settings import DEV_SECRET_PREFIX
 SEED_SIZE = 32
 
 
-def seed_from_setting(value: str) -> bytes:
+def seed_from_setting(value: str, *, what: str = "signing key") -> bytes:
     if value.startswith(DEV_SECRET_PREFIX):
         return hashlib.sha256(value.encode()).digest()
     try:
         seed = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("ledger signing key must be base64 of a 32-byte Ed25519 seed") from None
+        raise ValueError(f"{what} must be base64 of a 32-byte Ed25519 seed") from None
     if len(seed) != SEED_SIZE:
-        raise ValueError(f"ledger signing key must decode to {SEED_SIZE} bytes, got {len(seed)}")
+        raise ValueError(f"{what} must decode to {SEED_SIZE} bytes, got {len(seed)}")
     return seed
 
 
@@ -44,7 +44,7 @@ def public_key_pem(key: Ed25519PublicKey) -> str:
 
 
 def key_id(key: Ed25519PublicKey) -> str:
-    """First 8 bytes of SHA-256 of the raw public key, hex: names the key a tree head was signed with."""
+    """First 8 bytes of SHA-256 of the raw public key, hex: names the key a signature was made with."""
     return hashlib.sha256(public_key_bytes(key)).hexdigest()[:16]
 
 
