@@ -55,7 +55,9 @@ class CreditRecordRevoke(RequestModel):
     reason: Reason = Field(description="why the record no longer has effect, e.g. 经行政复议撤销")
 
 
-class CreditRecordOut(BaseModel):
+class CreditDecisionOut(BaseModel):
+    """The decision itself: what every reader of a record sees."""
+
     id: int
     platform: str
     subject_kind: SubjectKind
@@ -70,6 +72,9 @@ class CreditRecordOut(BaseModel):
     decided_on: date
     ban_start: date | None
     ban_end: date | None
+
+
+class CreditRecordOut(CreditDecisionOut):
     published: bool
     published_at: datetime | None
     revoked: bool
@@ -84,23 +89,9 @@ class CreditRecordPage(BaseModel):
     next_after: int | None = Field(description="pass as `after` for the next page; null on the last page")
 
 
-class PublicCreditRecordOut(BaseModel):
+class PublicCreditRecordOut(CreditDecisionOut):
     """What the public sees of a published record: the decision, not the working data."""
 
-    id: int
-    platform: str
-    subject_kind: SubjectKind
-    subject_id: str
-    subject_name: str
-    law: CreditLaw
-    act: str
-    legal_basis: str
-    decision: str
-    decision_number: str
-    department: str
-    decided_on: date
-    ban_start: date | None
-    ban_end: date | None
     published_at: datetime
 
 

@@ -17,10 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.trading.audit import emit
-from services.trading.bids.errors import bid_not_found
 from services.trading.bids.models import Bid, BidDeposit
 from services.trading.bids.schemas import DepositIn
-from services.trading.bids.service import REFUND_DAYS, ensure_open, open_lot, organisation, own_bid
+from services.trading.bids.service import REFUND_DAYS, lock_own_active_bid
 from services.trading.lots import service as lots
 from services.trading.lots.models import Lot
 from services.trading.lots.schemas import NON_CASH_FORMS
@@ -69,17 +68,10 @@ def is_overdue(deposit: BidDeposit, today: date) -> bool:
 
 def record(session: Session, principal: Principal, lot_id: uuid.UUID, data: DepositIn) -> BidDeposit:
     """Declare (or correct) the deposit of the caller's bid, before the deadline."""
-    org = organisation(principal)
-    lot, project = open_lot(session, lot_id)
-    locked = lots.lock(session, lot.id)
-    now = ensure_open(session, locked)
-    bid = own_bid(session, lot.id, org, lock=True)
-    if bid is None:
-        raise bid_not_found()
-    if bid.status == "withdrawn":
-        raise Conflict("本单位在该标段的投标已撤回", code="bid_already_withdrawn")
-    check_form(locked.deposit, data.form)
-    amount = 0 if data.form == "waived" else int(locked.deposit.get("amount_fen", 0))
+    own = lock_own_active_bid(session, principal, lot_id)
+    lot, project, now, bid = own.lot, own.project, own.now, own.bid
+    check_form(lot.deposit, data.form)
+    amount = 0 if data.form == "waived" else int(lot.deposit.get("amount_fen", 0))
     deposit = session.get(BidDeposit, bid.id)
     if deposit is None:
         deposit = BidDeposit(bid_id=bid.id)

@@ -384,8 +384,19 @@ def _undo_withdrawal_refund(session: Session, bid: Bid) -> None:
 # --- withdrawal ----------------------------------------------------------------------------------
 
 
-def withdraw(session: Session, principal: Principal, lot_id: uuid.UUID, signer: ReceiptSigner) -> BidReceipt:
-    """Withdraw the caller's bid before the deadline (撤回, 招标投标法 第二十九条), with a receipt."""
+@dataclass(frozen=True)
+class OwnActiveBid:
+    """The caller's live bid on an open lot, with the lot locked: what changing a bid starts from."""
+
+    org: str
+    lot: Lot
+    project: Project
+    now: datetime
+    bid: Bid
+
+
+def lock_own_active_bid(session: Session, principal: Principal, lot_id: uuid.UUID) -> OwnActiveBid:
+    """Lock the lot, check it is still open (DB clock), and find the caller's bid, not withdrawn."""
     org = organisation(principal)
     lot, project = open_lot(session, lot_id)
     locked = lots.lock(session, lot.id)
@@ -395,6 +406,13 @@ def withdraw(session: Session, principal: Principal, lot_id: uuid.UUID, signer: 
         raise bid_not_found()
     if bid.status == "withdrawn":
         raise Conflict("本单位在该标段的投标已撤回", code="bid_already_withdrawn")
+    return OwnActiveBid(org=org, lot=locked, project=project, now=now, bid=bid)
+
+
+def withdraw(session: Session, principal: Principal, lot_id: uuid.UUID, signer: ReceiptSigner) -> BidReceipt:
+    """Withdraw the caller's bid before the deadline (撤回, 招标投标法 第二十九条), with a receipt."""
+    own = lock_own_active_bid(session, principal, lot_id)
+    org, lot, project, now, bid = own.org, own.lot, own.project, own.now, own.bid
     latest = session.scalars(
         select(BidVersion).where(BidVersion.bid_id == bid.id, BidVersion.version == bid.latest_version)
     ).one()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.trading.watchers import secrecy_watchers
+
 
 def keys(value: Any) -> set[str]:
     if isinstance(value, dict):
@@ -19,14 +21,7 @@ def test_nobody_else_learns_who_or_how_many_bid(bidding, service, expect_error):
     tender, client = bidding.tender, bidding.client
     project, notice = tender.project, tender.notice
     lot_ids = [lot["id"] for lot in tender.lots]
-    watchers = {
-        "agency": tender.organiser,
-        "tenderee": tender.headers("tenderee", org=project["tenderee_org"]),
-        "operator": tender.headers("operator"),
-        "admin": tender.headers("admin"),
-        "supervisor": tender.headers("supervisor"),
-        "county system": service("trading:read"),
-    }
+    watchers = secrecy_watchers(tender, service)
     reads = [
         f"/projects/{project['id']}",
         f"/projects/{project['id']}/lots",

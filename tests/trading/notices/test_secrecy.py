@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from tests.trading.notices.conftest import PDF, upload
+from tests.trading.watchers import secrecy_watchers
 
 OBJECTION = {"body": "评分标准第3项排斥潜在投标人，请予修改。"}
 
@@ -25,14 +26,7 @@ def test_no_endpoint_reveals_downloaders_before_the_deadline(tender, service, ou
     project, notice = tender.project, tender.notice
     lot_ids = [lot["id"] for lot in tender.lots]
     clarification = tender.clarify(lot=1).json()
-    watchers = {
-        "agency": tender.organiser,
-        "tenderee": tender.headers("tenderee", org=project["tenderee_org"]),
-        "operator": tender.headers("operator"),
-        "admin": tender.headers("admin"),
-        "supervisor": tender.headers("supervisor"),
-        "county system": service("trading:read"),
-    }
+    watchers = secrecy_watchers(tender, service)
     reads = [
         f"/projects/{project['id']}",
         f"/projects/{project['id']}/lots",
