@@ -7,7 +7,8 @@ import uuid
 from pydantic import ValidationError
 
 from shared.clients.base import ServiceClient
-from shared.contracts.trading import LotSummary
+from shared.contracts.experts import EvaluationReport
+from shared.contracts.trading import LotSummary, OpeningResult
 from shared.errors import DependencyUnavailable
 
 
@@ -28,3 +29,15 @@ class TradingClient(ServiceClient):
     def resume_lot(self, lot_id: uuid.UUID, *, reference: str) -> None:
         """Lift the suspension made under ``reference``; other suspensions of the lot stay."""
         self.call_json("DELETE", f"/lots/{lot_id}/suspensions/{reference}")
+
+    def opening_result(self, lot_id: uuid.UUID) -> OpeningResult:
+        """The opened (decrypted) bids of a lot, for its evaluation (scope ``trading:read``)."""
+        body = self.call_json("GET", f"/lots/{lot_id}/opening/result")
+        try:
+            return OpeningResult.model_validate(body)
+        except ValidationError as exc:
+            raise DependencyUnavailable("交易平台返回的开标结果无法识别") from exc
+
+    def submit_evaluation_report(self, report: EvaluationReport) -> None:
+        """Hand the committee's report to trading; sending the same report again changes nothing."""
+        self.call_json("PUT", f"/lots/{report.lot_id}/evaluation-report", json=report.model_dump(mode="json"))
