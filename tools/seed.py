@@ -67,7 +67,7 @@ _ORG_BODIES: dict[str, tuple[str, str, str, str]] = {
 SERVICE_SCOPES: dict[str, list[str]] = {
     "portal": ["audit:ingest:portal"],
     "trading": ["audit:ingest:trading", "credit:read", "experts:draw"],
-    "expert_pool": ["audit:ingest:expert_pool", "credit:read", "trading:read"],
+    "expert_pool": ["audit:ingest:expert_pool", "credit:read", "trading:read", "trading:evaluation"],
     "supervision": ["audit:ingest:supervision", "trading:suspend", "trading:read"],
 }
 COUNTY_CLIENT_ID = "gaoping-subplatform"

@@ -14,5 +14,6 @@ KNOWN_SCOPES: frozenset[str] = frozenset(
         "experts:draw",  # trading asking the expert pool for a draw
         "credit:read",  # trading / expert pool asking supervision for bad-behaviour records
         "trading:suspend",  # supervision suspending a lot under complaint
+        "trading:evaluation",  # the expert pool reading opened bids and returning evaluation reports
     }
 )

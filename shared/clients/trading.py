@@ -31,7 +31,7 @@ class TradingClient(ServiceClient):
         self.call_json("DELETE", f"/lots/{lot_id}/suspensions/{reference}")
 
     def opening_result(self, lot_id: uuid.UUID) -> OpeningResult:
-        """The opened (decrypted) bids of a lot, for its evaluation (scope ``trading:read``)."""
+        """The opened (decrypted) bids of a lot, for its evaluation (scope ``trading:evaluation``)."""
         body = self.call_json("GET", f"/lots/{lot_id}/opening/result")
         try:
             return OpeningResult.model_validate(body)
