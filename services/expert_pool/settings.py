@@ -5,6 +5,7 @@ from typing import ClassVar
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.expert_pool.registry.identity_numbers import master_key_from_setting
 from shared.settings import DEV_SECRET_PREFIX, ServiceSettings
 
 # Public development value of the key that encrypts experts' ID numbers; refused in production.
@@ -33,10 +34,16 @@ class ExpertPoolSettings(ServiceSettings):
     # A member's score further than this from the committee mean (in points) is marked in the report.
     score_deviation_threshold: float = Field(default=10.0, gt=0)
 
+    # CSV import caps (POST /experts/import): the whole file is checked in one transaction.
+    import_max_rows: int = Field(default=10_000, ge=1)
+    import_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+
     @field_validator("id_number_key")
     @classmethod
     def _default_to_development_key(cls, value: str) -> str:
-        return value.strip() or DEV_ID_NUMBER_KEY
+        value = value.strip() or DEV_ID_NUMBER_KEY
+        master_key_from_setting(value)  # a malformed key stops the service at start, not at the first expert
+        return value
 
     def secret_values(self) -> dict[str, str]:
         return {**super().secret_values(), "id_number_key": self.id_number_key}
