@@ -36,6 +36,15 @@ class TradingSettings(ServiceSettings):
     # (the process died mid-upload), so a retry may take it over. Longer than the slowest honest
     # upload: 200 MiB at 1 Mbit/s takes about 27 minutes.
     idempotency_claim_seconds: float = Field(default=3600.0, gt=0)
+    # How long bidders have to confirm a published opening record; silence until then is
+    # acceptance (电子招标投标办法 第三十二条). Local practice, not statute: configurable.
+    opening_confirmation_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    # The opening hall's live feed (services/trading/opening/feed.py): how often each connection
+    # looks for new events, how long one stream lasts before the client must reconnect (with
+    # Last-Event-ID), and how long a quiet stream waits before a keep-alive comment.
+    opening_feed_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    opening_feed_max_seconds: float = Field(default=900.0, gt=0)
+    opening_feed_heartbeat_seconds: float = Field(default=15.0, gt=0)
 
     @field_validator("receipt_signing_key")
     @classmethod
