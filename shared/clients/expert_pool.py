@@ -26,7 +26,11 @@ class ExpertPoolClient(ServiceClient):
         """Ask for a committee for a lot. The key makes a retry return the same draw, never a
         second panel (a draw cannot be repeated to get other experts)."""
         body = self.call_json(
-            "POST", "/draws", json=request.model_dump(mode="json"), headers={"Idempotency-Key": idempotency_key}
+            "POST",
+            "/draws",
+            json=request.model_dump(mode="json"),
+            headers={"Idempotency-Key": idempotency_key},
+            idempotent=True,  # the expert pool de-duplicates by the key
         )
         return _decode_draw(body)
 
