@@ -11,6 +11,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import Depends, Request
 from sqlalchemy import Date, Engine, MetaData, cast, create_engine, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 # Explicit constraint names make Alembic autogenerate stable and `alembic check` meaningful.
@@ -103,3 +104,18 @@ def database_revision(session: Session, schema: str) -> str | None:
     if not exists:
         return None
     return session.execute(text(f'select version_num from "{schema}".alembic_version')).scalar()  # noqa: S608
+
+
+def insert_new(session: Session, row: object) -> bool:
+    """Insert ``row`` now; False (and the transaction still usable) if it breaks a unique constraint,
+    e.g. a concurrent request inserted the same key between our look-up and this insert.
+
+    The row is added inside the savepoint: ``begin_nested()`` flushes whatever is pending first, so a
+    duplicate added before it would abort the whole transaction instead of only the savepoint."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True

@@ -6,7 +6,6 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.portal.audit import emit
@@ -16,7 +15,7 @@ from services.portal.identity.schemas import OrganisationCreate, UserCreate
 from services.portal.settings import PortalSettings
 from services.portal.tokens import hash_refresh_token
 from shared.auth import Principal, ensure_platform_access
-from shared.db import db_now
+from shared.db import db_now, insert_new
 from shared.errors import ApiError, Conflict, Forbidden, NotFound, Unauthenticated, Unprocessable
 from shared.platforms import can_access
 
@@ -44,12 +43,8 @@ def create_organisation(session: Session, principal: Principal, data: Organisati
         org_type=data.org_type,
         platform=_target_platform(principal, data.platform),
     )
-    session.add(org)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict("该统一社会信用代码已登记", code="credit_code_taken") from None
+    if not insert_new(session, org):
+        raise Conflict("该统一社会信用代码已登记", code="credit_code_taken")
     emit(
         session,
         principal=principal,
@@ -87,12 +82,8 @@ def create_user(session: Session, principal: Principal, data: UserCreate) -> Use
         cert_subject_serial=data.cert_subject_serial,
         password_hash=hash_password(data.password) if data.password else None,
     )
-    session.add(user)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict("用户名或证书已被使用", code="user_taken") from None
+    if not insert_new(session, user):
+        raise Conflict("用户名或证书已被使用", code="user_taken")
     emit(
         session,
         principal=principal,

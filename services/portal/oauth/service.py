@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.portal.audit import emit
@@ -16,7 +15,7 @@ from services.portal.settings import PortalSettings
 from shared.auth import Principal, ensure_platform_access
 from shared.auth.scopes import SERVICE_AUDIENCES
 from shared.contracts.identity import TokenResponse
-from shared.db import db_now
+from shared.db import db_now, insert_new
 from shared.errors import ApiError, Conflict, Forbidden, NotFound, Unauthenticated
 from shared.platforms import can_access
 
@@ -47,12 +46,8 @@ def create_client(
         organisation_id=data.organisation_id,
         secret_hash=hash_password(secret),
     )
-    session.add(client)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict("客户端标识已存在", code="client_exists") from None
+    if not insert_new(session, client):
+        raise Conflict("客户端标识已存在", code="client_exists")
     emit(
         session,
         principal=principal,

@@ -15,7 +15,6 @@ from functools import partial
 from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.trading.audit import emit
@@ -30,7 +29,7 @@ from shared.auth import Principal
 from shared.clients.base import ServiceCallError
 from shared.clients.expert_pool import ExpertPoolClient
 from shared.contracts.experts import DrawRequest, DrawSummary, EvaluationReport
-from shared.db import db_now
+from shared.db import db_now, insert_new
 from shared.envelope.codec import canonical_json
 from shared.errors import Conflict, DependencyUnavailable, Forbidden, NotFound, Unprocessable
 
@@ -117,13 +116,9 @@ def request_draw(
         requested_by=principal.subject,
         requested_at=db_now(session),
     )
-    session.add(record)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
+    if not insert_new(session, record):
         # The same key raced in twice; the expert pool answered both with the same draw.
-        raise Conflict("同一抽取申请正在处理，请重试", code="idempotency_in_progress") from None
+        raise Conflict("同一抽取申请正在处理，请重试", code="idempotency_in_progress")
     emit(
         session,
         principal=principal,
@@ -190,12 +185,8 @@ def receive_report(session: Session, principal: Principal, lot_id: uuid.UUID, re
         completed_at=report.completed_at,
         received_at=db_now(session),
     )
-    session.add(record)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict("本标段的评标报告正在写入，请重试", code="report_in_progress") from None
+    if not insert_new(session, record):
+        raise Conflict("本标段的评标报告正在写入，请重试", code="report_in_progress")
     emit(
         session,
         principal=principal,

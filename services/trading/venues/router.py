@@ -4,13 +4,12 @@ import uuid
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from services.trading.audit import emit
 from services.trading.venues.models import Venue
 from services.trading.venues.schemas import VenueCreate, VenueOut
 from shared.auth import Principal, ensure_platform_access, require
-from shared.db import BIGINT_MAX, DbSession
+from shared.db import BIGINT_MAX, DbSession, insert_new
 from shared.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/venues", tags=["venues"])
@@ -35,12 +34,8 @@ def _out(v: Venue) -> VenueOut:
 def create_venue(session: DbSession, body: VenueCreate, principal: Principal = Depends(staff)) -> VenueOut:
     """Register a venue of the caller's platform (trading-centre operators)."""
     venue = Venue(platform=principal.platform, **body.model_dump())
-    session.add(venue)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict("本平台已有同名场地", code="venue_exists") from None
+    if not insert_new(session, venue):
+        raise Conflict("本平台已有同名场地", code="venue_exists")
     emit(
         session,
         principal=principal,
