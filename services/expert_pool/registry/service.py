@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import String, select, text
 from sqlalchemy.dialects.postgresql import array
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.expert_pool.audit import emit
@@ -41,7 +40,7 @@ from services.expert_pool.registry.schemas import (
     UnavailabilityCreate,
 )
 from shared.auth import Principal, ensure_platform_access
-from shared.db import db_now, db_today
+from shared.db import db_now, db_today, insert_new
 from shared.errors import ApiError, Conflict, NotFound, Unprocessable
 from shared.platforms import UnknownRegion, can_access, platform_for_region
 
@@ -571,13 +570,9 @@ def create_specialty(session: Session, principal: Principal, body: SpecialtyCrea
     if body.parent_code is not None and session.get(Specialty, body.parent_code) is None:
         raise Unprocessable("上级专业不存在", code="unknown_parent")
     specialty = Specialty(code=body.code, name=body.name, parent_code=body.parent_code, active=True)
-    session.add(specialty)
-    try:
-        # A concurrent request may have added the code since the look-up above.
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict("专业代码已存在", code="specialty_exists") from None
+    # A concurrent request may have added the code since the look-up above.
+    if not insert_new(session, specialty):
+        raise Conflict("专业代码已存在", code="specialty_exists")
     emit(
         session,
         principal=principal,
