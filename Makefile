@@ -50,6 +50,7 @@ bench: $(STAMP) ## Run the benchmarks; figures are printed and written to bench/
 	$(PY) -m bench.bench_ledger
 	$(PY) -m bench.bench_trail
 	$(PY) -m bench.bench_bids
+	$(PY) -m bench.bench_draw
 
 verify-audit: $(STAMP) ## Verify the audit ledger end to end; ARGS="--tree-head sth.json" also checks a saved tree head
 	$(PY) -m tools.verify_audit $(ARGS)
