@@ -187,6 +187,10 @@ def platform(
             for field_name, value in FAST_SETTINGS.items():
                 env[f"{service.upper()}_{field_name}"] = value
         env["PORTAL_TRUSTED_CA_FILES"] = ",".join(ca_files)
+        # Bids are signed with certificates of the same recognised CAs (数字证书互认), and the
+        # trading store lives with this session's files, not under the project's var/.
+        env["TRADING_TRUSTED_CA_FILES"] = ",".join(ca_files)
+        env["TRADING_STORAGE_DIR"] = str(workdir / "blobs")
         _seed(database_url, env)
 
         procs.update(start_services(env, ports, log_dir=workdir))
