@@ -119,3 +119,15 @@ def insert_new(session: Session, row: object) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def commit_before_answering(session: Session) -> None:
+    """Commit now, in the endpoint, rather than in the session dependency's teardown: on every path
+    that holds a lock other requests queue behind (a row lock, an advisory lock).
+
+    For a ``def`` endpoint FastAPI validates the response in its thread pool *before* that teardown
+    runs. When every pool thread is a request waiting for the same lock, the holder would wait for a
+    thread to serialise its answer and never commit: a deadlock. Committed here, the lock is released
+    while the request still has its thread."""
+    session.commit()
+

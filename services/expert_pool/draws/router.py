@@ -23,7 +23,7 @@ from services.expert_pool.settings import ExpertPoolSettings
 from shared.auth import Principal, require
 from shared.clients.supervision import SupervisionClient
 from shared.contracts.experts import DrawRequest, DrawSummary
-from shared.db import DbSession
+from shared.db import DbSession, commit_before_answering
 
 router = APIRouter(tags=["draws"])
 
@@ -52,7 +52,10 @@ def _answer(session: DbSession, response: Response, draw: Draw, replayed: bool) 
     if replayed:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
-    return service.summary(session, draw)
+    summary = service.summary(session, draw)
+    # A draw's selection holds the transaction-level advisory lock that serialises draws.
+    commit_before_answering(session)
+    return summary
 
 
 @router.post("/draws", status_code=201, response_model=DrawSummary)
