@@ -130,4 +130,3 @@ def commit_before_answering(session: Session) -> None:
     thread to serialise its answer and never commit: a deadlock. Committed here, the lock is released
     while the request still has its thread."""
     session.commit()
-
