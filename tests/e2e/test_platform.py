@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.conftest import Platform
 from tests.e2e.helpers import all_audit_events, bearer, new_credit_code, new_request_id, wait_for
+from tests.expert_pool.factories import make_id_number, make_phone
 from tests.support import pki
 from tools.seed import COUNTY_CLIENT_ID, COUNTY_CLIENT_SECRET, DEMO_PASSWORD
 
@@ -207,6 +208,11 @@ def test_tokens_three_ways_each_service_and_audit_stored_exactly_once(platform: 
             "years_experience": 12,
             "specialties": [specialty_code],
             "employer_credit_code": new_credit_code(),
+            "employer_name": "晋城市某设计研究院",
+            "employed_since": "2014-07-01",
+            "id_number": make_id_number(uuid.uuid4().int % 10**6),
+            "region_code": "140502",
+            "phone": make_phone(uuid.uuid4().int % 10**6),
         },
         status=201,
         event="expert.registered",
