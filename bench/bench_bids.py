@@ -1,30 +1,39 @@
 """Deadline surge: sealed bids streamed into a real trading process, then a burst across the deadline.
 
-``python -m bench.bench_bids [--bidders 500] [--size-mib 1] [--concurrency 64] [--lead 5] [--late 100]``
+``python -m bench.bench_bids [--bidders 500] [--size-mib 1] [--concurrency 64] [--lead 5] [--late 100]
+[--large-clients 64] [--large-mib 50] [--workers 1]``
 
 What runs, all on loopback:
 
 - PostgreSQL: the embedded cluster under ``var/bench-bids-pgdata``, a fresh database each run;
-- trading and supervision as real ``uvicorn`` processes (one worker each, the service's own
-  settings), so every bid pays for the certificate check, the credit check over HTTP, the streamed
-  store with fsync and the locked transaction; the audit relay is off (it runs beside requests);
+- trading and supervision as real ``uvicorn`` processes (the service's own settings; trading with
+  ``--workers`` worker processes, supervision with one), so every bid pays for the certificate
+  check, the credit check over HTTP, the streamed store with fsync and the locked transaction; the
+  audit relay is off (it runs beside requests);
 - a stand-in for the portal in this process serving only the JWKS, an empty revocation list and
   service tokens, since bidders' tokens are minted here (logging 500 people in is not the subject);
-- a baseline in its own ``uvicorn`` process: a plain Starlette route that streams the body to a file
-  (hashing it, fsync, rename, like the blob store) and inserts one row, with no checks at all.
+- a baseline in its own ``uvicorn`` process (as many workers as trading, so that the ratio compares
+  like with like): a plain Starlette route that streams the body to a file (hashing it, fsync,
+  rename, like the blob store) and inserts one row, with no checks at all.
 
 Phases: (1) every bidder submits one envelope of ``--size-mib`` MiB with ``--concurrency`` clients,
-far from the deadline: bids/s and latency; (2) the deadline is set to the database's
+far from the deadline: bids/s, latency and the CPU milliseconds per bid of each process tree
+(trading, supervision, PostgreSQL, the clients here); (1b) ``--large-clients`` bidders upload an
+envelope of ``--large-mib`` MiB all at once: how much trading's resident memory grows (it must
+stream, not buffer); (2) the deadline is set to the database's
 ``clock_timestamp() + --lead`` seconds and every bidder submits a modification at once, so the burst
-runs into the deadline; (3) ``--late`` more submissions after it. Then the database is compared with
+runs into the deadline, while a probe takes the lot ``FOR UPDATE`` every 0.25 s as a deadline change
+would (its longest wait); (3) ``--late`` more submissions after it. Then the database is compared with
 the answers: late accepts (a version with a database time at or after the deadline, or a 201
 claiming one), lost bids (a 201 whose version is not stored) and duplicated ones (a stored version
-no 201 answered, or a receipt twice) must all be 0. The same uploads then go to the baseline.
+no 201 answered, or a receipt twice) must all be 0. The baseline gets the same uploads: the small
+ones right before trading's phase 1 (both after the page cache was written back, so that neither
+runs in the wake of the other's writes), the large ones after trading's.
 
 Figures are printed and written to ``bench/results/bids.json``; the exit status is 1 if a late,
-lost or duplicated bid was found. The default run takes about a minute on a 2-core machine and
-needs ``3 x bidders x size`` of free disk in the temporary directory (envelopes, trading's store,
-the baseline's files), all removed at the end.
+lost or duplicated bid was found. The default run takes about two minutes on a 2-core machine and
+needs ``3 x (bidders x size + large-clients x large-mib)`` of free disk in the temporary directory
+(about 11 GB: envelopes, trading's store, the baseline's files), all removed at the end.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -171,11 +181,16 @@ def served_in_thread(app: Starlette) -> Iterator[str]:
 
 
 @contextmanager
-def process(target: str, env: dict[str, str], log: Path, *, factory: bool = True) -> Iterator[tuple[str, int]]:
-    """A ``uvicorn`` process on a free port; yields its URL and pid once ``/ready`` answers 200."""
+def process(
+    target: str, env: dict[str, str], log: Path, *, factory: bool = True, workers: int = 1
+) -> Iterator[tuple[str, int]]:
+    """A ``uvicorn`` process on a free port (with ``workers`` worker processes under it when more
+    than one); yields its URL and pid once ``/ready`` answers 200."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", *(["--factory"] if factory else []), target]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     with log.open("ab") as out:
         proc = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -201,11 +216,118 @@ def process(target: str, env: dict[str, str], log: Path, *, factory: bool = True
             proc.kill()
 
 
-def peak_rss_mib(pid: int) -> float:
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    # The command name (field 2) may hold spaces; everything after its closing parenthesis splits cleanly.
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def process_tree(root: int) -> set[int]:
+    """``root`` and its descendants: uvicorn's workers, PostgreSQL's backends."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+            except (OSError, IndexError):
+                continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return tree
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time of ``root`` and its descendants, counting children that already exited (their time
+    is in the parent's cutime/cstime once reaped), so a difference of two readings is what the whole
+    tree used in between."""
+    ticks = 0
+    for pid in process_tree(root):
+        try:
+            fields = _stat(pid)
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime (fields 14-17 of proc(5); index 11-14 after the name)
+        ticks += sum(int(v) for v in fields[11:15])
+    return ticks / _TICKS
+
+
+class CpuMeter:
+    """CPU milliseconds per request of each process tree over a phase: where the machine's two cores go."""
+
+    def __init__(self, trees: dict[str, int]) -> None:
+        self.trees = trees
+
+    def read(self) -> dict[str, float]:
+        found = {name: tree_cpu_seconds(pid) for name, pid in self.trees.items()}
+        usage = resource.getrusage(resource.RUSAGE_SELF)  # this process: the clients and the portal stand-in
+        return found | {"clients": usage.ru_utime + usage.ru_stime}
+
+    @staticmethod
+    def per_request(before: dict[str, float], after: dict[str, float], count: int, prefix: str) -> dict[str, float]:
+        return {f"{prefix}_cpu_ms_{name}": round((after[name] - before[name]) * 1000 / count, 2) for name in before}
+
+
+class MemoryWatch:
+    """How much the resident memory of a server grows over a phase: the peak during it (summed over
+    the worker processes) minus what they held before. The kernel's high-water mark is reset first
+    (``/proc/PID/clear_refs``), and a 10 ms sampler covers kernels that refuse the reset."""
+
+    def __init__(self, pid: int) -> None:
+        self.processes = process_tree(pid) - {pid} or {pid}
+        self.growth_mib = float("nan")
+        self._peak = 0
+        self._done = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+
+    def _resident(self) -> int:
+        return sum(_status_kib(p, "VmRSS") for p in self.processes)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.01):
+            self._peak = max(self._peak, self._resident())
+
+    def __enter__(self) -> MemoryWatch:
+        self._before = self._resident()
+        self._reset = True
+        for p in self.processes:
+            try:
+                Path(f"/proc/{p}/clear_refs").write_text("5")
+            except OSError:
+                self._reset = False
+        self._sampler.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._sampler.join()
+        peak = self._peak
+        if self._reset:
+            peak = max(peak, sum(_status_kib(p, "VmHWM") for p in self.processes))
+        self.growth_mib = round((peak - self._before) / 1024, 1)
+
+
+def postmaster_pid() -> int:
+    return int((PGDATA / "postmaster.pid").read_text().split()[0])
+
+
+def _status_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return 0
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The high-water mark of resident memory, summed over the worker processes if there are any
+    (uvicorn's supervisor itself serves nothing then)."""
+    workers = process_tree(pid) - {pid} or {pid}
+    return round(sum(_status_kib(p, "VmHWM") for p in workers) / 1024, 1)
 
 
 @contextmanager
@@ -237,6 +359,7 @@ class BidderFiles:
     org: str
     credit_code: str
     envelope: Path
+    cert: IssuedCert
 
 
 @dataclass(frozen=True)
@@ -265,8 +388,35 @@ def seal_all(ca: IssuedCert, lot_id: str, count: int, size: int, workdir: Path) 
             signer=signer_for(cert.key),
             device_fingerprint=f"sha256:{n:064x}",
         )
-        bidders.append(BidderFiles(str(uuid.uuid4()), code, out))
+        bidders.append(BidderFiles(str(uuid.uuid4()), code, out, cert))
     return bidders
+
+
+def seal_large(bidders: list[BidderFiles], lot_id: str, size: int, workdir: Path) -> list[BidderFiles]:
+    """A new version of ``size`` bytes for each of ``bidders``: one plaintext, sealed for each (a
+    fresh key and nonce each time, so every ciphertext differs), to keep sealing GiBs short."""
+    attachment = workdir / "large.pdf"
+    with attachment.open("wb") as pdf:
+        pdf.write(b"%PDF-1.7\n")
+        for _ in range(max(size - 2048, 1) // (1 << 20) + 1):
+            pdf.write(os.urandom(1 << 20))
+        pdf.truncate(max(size - 2048, 1))
+    plaintext = build_plaintext_zip(FORM, [attachment], out=workdir / "large.zip")
+    attachment.unlink()
+    large = []
+    for n, bidder in enumerate(bidders):
+        out, _ = seal(
+            plaintext,
+            out=workdir / f"large-{n}.jcb",
+            lot_id=lot_id,
+            bidder_credit_code=bidder.credit_code,
+            certificate_pem=bidder.cert.pem,
+            signer=signer_for(bidder.cert.key),
+            device_fingerprint=f"sha256:{n:064x}",
+        )
+        large.append(BidderFiles(bidder.org, bidder.credit_code, out, bidder.cert))
+    plaintext.unlink()
+    return large
 
 
 def upload_all(url: str, jobs: list[tuple[Path, dict[str, str]]], concurrency: int) -> list[Answer]:
@@ -303,7 +453,45 @@ def rate(answers: list[Answer]) -> float:
     return len(answers) / (last - first)
 
 
-def main() -> int:
+def settle() -> None:
+    """Write back what earlier phases left in the page cache (sealing writes the envelopes) before a
+    measured phase, so that each starts alike."""
+    os.sync()
+
+
+def run_baseline(baseline: str, pid: int, bidders: list[BidderFiles], args: Any) -> dict[str, Any]:
+    """The same uploads as trading's phase 1, to the baseline."""
+    settle()
+    print(f"baseline: {len(bidders)} plain uploads …")
+    jobs = [(b.envelope, {"Content-Type": "application/octet-stream"}) for b in bidders]
+    meter = CpuMeter({"baseline": pid, "postgres": postmaster_pid()})
+    before = meter.read()
+    answers = upload_all(f"{baseline}/upload", jobs, args.concurrency)
+    figures = CpuMeter.per_request(before, meter.read(), len(answers), "baseline")
+    if any(a.status != 201 for a in answers):
+        raise RuntimeError("baseline uploads failed")
+    p50, p99 = percentiles_ms([a.seconds for a in answers])
+    figures |= {
+        "baseline_uploads_per_s": round(rate(answers), 1),
+        "baseline_p50_ms": p50,
+        "baseline_p99_ms": p99,
+    }
+    return figures
+
+
+def run_baseline_large(baseline: str, pid: int, large_files: list[BidderFiles]) -> dict[str, Any]:
+    """The same large uploads as trading's phase 1b, to the baseline, its memory watched too."""
+    if not large_files:
+        return {}
+    jobs = [(b.envelope, {"Content-Type": "application/octet-stream"}) for b in large_files]
+    with MemoryWatch(pid) as memory:
+        answers = upload_all(f"{baseline}/upload", jobs, len(jobs))
+    if any(a.status != 201 for a in answers):
+        raise RuntimeError("baseline uploads failed")
+    return {"baseline_large_rss_growth_mib": memory.growth_mib}
+
+
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bidders", type=int, default=500, help="bidders, one envelope each (default 500)")
     parser.add_argument("--size-mib", type=float, default=1.0, help="envelope size in MiB (default 1)")
@@ -312,13 +500,28 @@ def main() -> int:
         "--lead", type=float, default=5.0, help="seconds from the burst's start to the deadline (default 5)"
     )
     parser.add_argument("--late", type=int, default=100, help="submissions after the deadline (default 100)")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--large-clients",
+        type=int,
+        default=64,
+        help="bidders that then upload a large envelope all at once, for memory growth; 0 skips it (default 64)",
+    )
+    parser.add_argument("--large-mib", type=float, default=50.0, help="size of those envelopes in MiB (default 50)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes for trading and the baseline alike (default 1)"
+    )
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = arguments()
     size = int(args.size_mib * 1024 * 1024)
     issuer = TestIssuer()
     figures: dict[str, Any] = {
         "bidders": args.bidders,
         "envelope_bytes": size,
         "concurrency": args.concurrency,
+        "workers": args.workers,
         "machine_cpus": os.cpu_count(),
     }
     workdir = Path(tempfile.mkdtemp(prefix="bench-bids-"))
@@ -327,7 +530,10 @@ def main() -> int:
             env = dict(os.environ, DATABASE_URL=url)
             common = {"ENVIRONMENT": "test", "RELAY_ENABLED": "false", "PORTAL_URL": portal}
             env |= {f"SUPERVISION_{k}": v for k, v in common.items()} | {"SUPERVISION_LEDGER_SIGNER_ENABLED": "false"}
-            with process("services.supervision.app:create_app", env, workdir / "supervision.log") as (supervision, _):
+            with process("services.supervision.app:create_app", env, workdir / "supervision.log") as (
+                supervision,
+                supervision_pid,
+            ):
                 ca = make_ca("Bench CA")
                 (workdir / "ca.pem").write_bytes(ca.pem)
                 env |= {f"TRADING_{k}": v for k, v in common.items()} | {
@@ -335,26 +541,34 @@ def main() -> int:
                     "TRADING_STORAGE_DIR": str(workdir / "blobs"),
                     "TRADING_TRUSTED_CA_FILES": str(workdir / "ca.pem"),
                 }
-                with process("services.trading.app:create_app", env, workdir / "trading.log") as (trading, pid):
+                base_env = env | {
+                    "BENCH_BASELINE_DIR": str(workdir / "baseline"),
+                    "BENCH_BASELINE_DATABASE_URL": url,
+                }
+                trading_log, baseline_log = workdir / "trading.log", workdir / "baseline.log"
+                # Both servers up at once (the idle one costs nothing): the baseline's small uploads run
+                # right before trading's, on the same freshly sealed files, and both large phases
+                # after, so that neither small phase runs in the wake of the other's GBs of writes.
+                with (
+                    process("services.trading.app:create_app", env, trading_log, workers=args.workers) as (
+                        trading,
+                        pid,
+                    ),
+                    process("bench.bench_bids:baseline_app", base_env, baseline_log, workers=args.workers) as (
+                        baseline,
+                        baseline_pid,
+                    ),
+                ):
                     lot_id = publish_lot(trading, issuer)
                     print(f"sealing {args.bidders} envelopes of {args.size_mib:g} MiB …")
                     bidders = seal_all(ca, lot_id, args.bidders, size, workdir)
-                    figures |= run_trading(trading, url, lot_id, bidders, issuer, args)
+                    figures |= run_baseline(baseline, baseline_pid, bidders, args)
+                    meter = CpuMeter({"trading": pid, "supervision": supervision_pid, "postgres": postmaster_pid()})
+                    found, large_files = run_trading(trading, url, lot_id, bidders, issuer, args, meter, pid, workdir)
+                    figures |= found
                     figures["trading_peak_rss_mib"] = peak_rss_mib(pid)
-            base_env = dict(os.environ, BENCH_BASELINE_DIR=str(workdir / "baseline"), BENCH_BASELINE_DATABASE_URL=url)
-            with process("bench.bench_bids:baseline_app", base_env, workdir / "baseline.log") as (baseline, pid):
-                print(f"baseline: {args.bidders} plain uploads …")
-                jobs = [(b.envelope, {"Content-Type": "application/octet-stream"}) for b in bidders]
-                answers = upload_all(f"{baseline}/upload", jobs, args.concurrency)
-                if any(a.status != 201 for a in answers):
-                    raise RuntimeError("baseline uploads failed")
-                p50, p99 = percentiles_ms([a.seconds for a in answers])
-                figures |= {
-                    "baseline_uploads_per_s": round(rate(answers), 1),
-                    "baseline_p50_ms": p50,
-                    "baseline_p99_ms": p99,
-                    "baseline_peak_rss_mib": peak_rss_mib(pid),
-                }
+                    figures |= run_baseline_large(baseline, baseline_pid, large_files)
+                    figures["baseline_peak_rss_mib"] = peak_rss_mib(baseline_pid)
         figures["bids_per_s_ratio_to_baseline"] = round(figures["bids_per_s"] / figures["baseline_uploads_per_s"], 3)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -388,8 +602,16 @@ def publish_lot(trading: str, issuer: TestIssuer) -> str:
 
 
 def run_trading(
-    trading: str, database_url: str, lot_id: str, bidders: list[BidderFiles], issuer: TestIssuer, args: Any
-) -> dict[str, Any]:
+    trading: str,
+    database_url: str,
+    lot_id: str,
+    bidders: list[BidderFiles],
+    issuer: TestIssuer,
+    args: Any,
+    meter: CpuMeter,
+    pid: int,
+    workdir: Path,
+) -> tuple[dict[str, Any], list[BidderFiles]]:
     engine = create_engine(normalise_database_url(database_url))
 
     def jobs(chosen: list[BidderFiles]) -> list[tuple[Path, dict[str, str]]]:
@@ -412,12 +634,26 @@ def run_trading(
     url = f"{trading}/lots/{lot_id}/bids"
     figures: dict[str, Any] = {}
     print(f"phase 1: {len(bidders)} bids, {args.concurrency} clients …")
-    first = upload_all(url, jobs(bidders), args.concurrency)
+    submissions = jobs(bidders)  # tokens minted before the meter starts: it measures the uploads
+    settle()
+    before = meter.read()
+    first = upload_all(url, submissions, args.concurrency)
+    figures |= CpuMeter.per_request(before, meter.read(), len(first), "bid")
     refused = [a.body for a in first if a.status != 201]
     if refused:
         raise RuntimeError(f"{len(refused)} bids refused before the deadline, e.g. {refused[0]}")
     p50, p99 = percentiles_ms([a.seconds for a in first])
     figures |= {"bids_per_s": round(rate(first), 1), "bid_p50_ms": p50, "bid_p99_ms": p99}
+
+    large: list[Answer] = []
+    large_files: list[BidderFiles] = []
+    if args.large_clients:
+        count = min(args.large_clients, len(bidders))
+        print(f"phase 1b: sealing {count} envelopes of {args.large_mib:g} MiB …")
+        large_files = seal_large(bidders[:count], lot_id, int(args.large_mib * 1024 * 1024), workdir)
+        print(f"phase 1b: {count} bids of {args.large_mib:g} MiB uploaded at once …")
+        large, found = run_large(url, jobs(large_files), pid)
+        figures |= found | {"large_envelope_bytes": large_files[0].envelope.stat().st_size}
 
     with engine.begin() as conn:
         deadline = conn.execute(
@@ -428,7 +664,7 @@ def run_trading(
             {"lead": args.lead, "id": lot_id},
         ).scalar_one()
     print(f"phase 2: {len(bidders)} modifications into a deadline {args.lead:g} s away …")
-    surge = upload_all(url, jobs(bidders), args.concurrency)
+    surge, waits = run_surge(url, jobs(bidders), args.concurrency, engine, lot_id)
     with engine.connect() as conn:  # the database's clock decides, here too
         while not conn.execute(text("select clock_timestamp() >= :d"), {"d": deadline}).scalar_one():
             time.sleep(0.05)
@@ -436,7 +672,7 @@ def run_trading(
     late = upload_all(url, jobs(bidders[: args.late]), args.concurrency)
     late_p50, late_p99 = percentiles_ms([a.seconds for a in late])
 
-    answers = first + surge + late
+    answers = first + large + surge + late
     unexpected = [a for a in answers if a.status != 201 and a.body["error"]["code"] != "bid_deadline_passed"]
     if unexpected:
         raise RuntimeError(f"unexpected answers, e.g. {unexpected[0].body}")
@@ -467,8 +703,55 @@ def run_trading(
         "lost_bids": len(set(answered) - stored),
         "duplicated_bids": (len(answered) - len(set(answered))) + len(stored - set(answered)),
         "stored_versions": len(rows),
+        # A deadline change or suspension (lots.lock, FOR UPDATE) waits for the bids holding the lot's
+        # share lock: the longest such wait seen while the surge ran (a probe every 0.25 s).
+        "surge_writer_lock_waits": len(waits),
+        "surge_writer_lock_wait_max_ms": round(max(waits, default=0) * 1000, 1),
     }
-    return figures
+    return figures, large_files
+
+
+def run_large(url: str, jobs: list[tuple[Path, dict[str, str]]], pid: int) -> tuple[list[Answer], dict[str, Any]]:
+    """Every large upload at once, the server's memory watched: it must stream, not buffer."""
+    with MemoryWatch(pid) as memory:
+        answers = upload_all(url, jobs, len(jobs))
+    refused = [a.body for a in answers if a.status != 201]
+    if refused:
+        raise RuntimeError(f"{len(refused)} large bids refused, e.g. {refused[0]}")
+    p50, p99 = percentiles_ms([a.seconds for a in answers])
+    return answers, {
+        "large_bids": len(answers),
+        "large_bids_per_s": round(rate(answers), 2),
+        "large_bid_p50_ms": p50,
+        "large_bid_p99_ms": p99,
+        "large_rss_growth_mib": memory.growth_mib,
+    }
+
+
+def run_surge(
+    url: str, jobs: list[tuple[Path, dict[str, str]]], concurrency: int, engine: Any, lot_id: str
+) -> tuple[list[Answer], list[float]]:
+    """The burst into the deadline, with a writer taking the lot's lock now and then meanwhile."""
+    probing = threading.Event()
+    waits: list[float] = []
+    probe = threading.Thread(target=probe_writer, args=(engine, lot_id, probing, waits), daemon=True)
+    probe.start()
+    try:
+        return upload_all(url, jobs, concurrency), waits
+    finally:
+        probing.set()
+        probe.join()
+
+
+def probe_writer(engine: Any, lot_id: str, stop: threading.Event, waits: list[float]) -> None:
+    """Take the lot ``FOR UPDATE`` as a deadline change would, and let go at once, until ``stop``."""
+    while not stop.wait(0.25):
+        with engine.connect() as conn:
+            transaction = conn.begin()
+            started = time.perf_counter()
+            conn.execute(text("select id from trading.lots where id = :id for update"), {"id": lot_id})
+            waits.append(time.perf_counter() - started)
+            transaction.rollback()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,12 @@ temporary file in ``root/tmp`` (the same filesystem, so the final rename is an a
 rename: a reader sees the whole blob or none), hashing while it writes and stopping as soon as the
 size passes ``max_bytes``.
 
+``writer`` is the same thing pushed rather than pulled, for an ``async`` endpoint that reads the body
+on its event loop (bids): bytes are written as they arrive, and ``finish`` (blocking: fsync, rename)
+first hands the digest and size to a check that can still refuse them, so a caller verifying the
+content against a signed digest keeps unverified bytes away from any content address.
+:func:`writer_for` gives a writer on any store.
+
 An S3-compatible object store plugs in by implementing the same :class:`BlobStore` protocol; no
 caller changes:
 
@@ -19,6 +25,8 @@ caller changes:
   finds it already there, then delete the temporary key. (A bucket lifecycle rule expiring
   ``tmp/`` covers uploads aborted by a crash.)
 - ``open``: a streamed ``GET`` of the key, yielded in chunks; ``exists``: a ``HEAD``.
+- ``writer`` (optional): the multipart upload, fed part by part; without it, :func:`writer_for`
+  spools to a local temporary file and calls ``put`` from ``finish``.
 
 Services obtain their store from ``app.state.blob_store`` (see ``services/trading/documents``), so a
 deployment constructs the S3 implementation there instead of the local one.
@@ -30,7 +38,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -72,6 +80,126 @@ def _check_name(sha256: str) -> str:
     return sha256
 
 
+class BlobWriter(Protocol):
+    """One blob being written, its bytes pushed in as they arrive (an ``async`` endpoint reading the
+    body on the event loop) instead of pulled by :meth:`BlobStore.put`.
+
+    Nothing is visible under a content address until :meth:`finish`; :meth:`discard` (or a failed
+    ``finish``) leaves nothing behind."""
+
+    @property
+    def size(self) -> int: ...
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        """Append ``chunk``; :class:`PayloadTooLarge` past ``max_bytes`` (the caller discards)."""
+        ...
+
+    def finish(self, check: Callable[[StoredBlob], None] | None = None) -> StoredBlob:
+        """Make the blob durable and visible. ``check`` sees its digest and size first; whatever it
+        raises discards the blob, so bytes it refuses never reach a content address. May block
+        (fsync): call it from a worker thread when on an event loop."""
+        ...
+
+    def discard(self) -> None: ...
+
+
+class StreamingBlobStore(BlobStore, Protocol):
+    def writer(self, *, max_bytes: int) -> BlobWriter: ...
+
+
+def writer_for(store: BlobStore, *, max_bytes: int) -> BlobWriter:
+    """A :class:`BlobWriter` on any store: its own if it has one, else a local spool file handed to
+    :meth:`BlobStore.put` by ``finish`` (one more copy, for stores that only take a pull)."""
+    own = getattr(store, "writer", None)
+    if own is not None:
+        writer: BlobWriter = own(max_bytes=max_bytes)
+        return writer
+    return _SpooledWriter(store, max_bytes=max_bytes)
+
+
+class _SpooledWriter:
+    def __init__(self, store: BlobStore, *, max_bytes: int) -> None:
+        self._store = store
+        self._max_bytes = max_bytes
+        self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by finish or discard
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        self.size += len(chunk)
+        if self.size > self._max_bytes:
+            raise _too_large(self._max_bytes)
+        self._digest.update(chunk)
+        self._spool.write(chunk)
+
+    def finish(self, check: Callable[[StoredBlob], None] | None = None) -> StoredBlob:
+        try:
+            if check is not None:
+                check(StoredBlob(sha256=self._digest.hexdigest(), size=self.size))
+            self._spool.seek(0)
+            return self._store.put(iter(lambda: self._spool.read(CHUNK_SIZE), b""), max_bytes=self._max_bytes)
+        finally:
+            self._spool.close()
+
+    def discard(self) -> None:
+        self._spool.close()
+
+
+def _too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"文件超过允许的大小（{max_bytes} 字节）", details={"max_bytes": max_bytes})
+
+
+class LocalBlobWriter:
+    """A temporary file in ``root/tmp``, hashed as it is written; ``finish`` fsyncs it and renames it
+    to its address (the same filesystem, so the rename is atomic: a reader sees all or nothing)."""
+
+    def __init__(self, store: LocalBlobStore, *, max_bytes: int) -> None:
+        self._store = store
+        self._max_bytes = max_bytes
+        self._digest = hashlib.sha256()
+        self.size = 0
+        handle, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
+        self._path = Path(name)
+        self._out = os.fdopen(handle, "wb")
+        self._finished = False
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        self.size += len(chunk)
+        if self.size > self._max_bytes:
+            raise _too_large(self._max_bytes)
+        self._digest.update(chunk)
+        self._out.write(chunk)
+
+    def finish(self, check: Callable[[StoredBlob], None] | None = None) -> StoredBlob:
+        try:
+            blob = StoredBlob(sha256=self._digest.hexdigest(), size=self.size)
+            if check is not None:
+                check(blob)
+            self._out.flush()
+            # The database row that names this blob commits after we return; the bytes must be on
+            # disk before it can.
+            os.fsync(self._out.fileno())
+            self._out.close()
+            final = self._store.path(blob.sha256)
+            if final.exists():
+                self._path.unlink()  # already stored: the same content is kept once
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                self._path.replace(final)
+        except BaseException:
+            self.discard()
+            raise
+        self._finished = True
+        return blob
+
+    def discard(self) -> None:
+        """Remove the temporary file; nothing once finished (its name may belong to another upload by then)."""
+        if self._finished:
+            return
+        self._out.close()
+        self._path.unlink(missing_ok=True)
+
+
 class LocalBlobStore:
     def __init__(self, root: Path, *, chunk_size: int = CHUNK_SIZE) -> None:
         self.root = Path(root)
@@ -83,37 +211,19 @@ class LocalBlobStore:
         return self.root / name[:2] / name[2:4] / name
 
     def put(self, chunks: Iterable[bytes], *, max_bytes: int) -> StoredBlob:
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        size = 0
-        handle, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="upload-")
-        temporary = Path(name)
+        writer = self.writer(max_bytes=max_bytes)
         try:
-            with os.fdopen(handle, "wb") as out:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise PayloadTooLarge(
-                            f"文件超过允许的大小（{max_bytes} 字节）", details={"max_bytes": max_bytes}
-                        )
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                # The database row that names this blob commits after we return; the bytes must be
-                # on disk before it can.
-                os.fsync(out.fileno())
-            sha256 = digest.hexdigest()
-            final = self.path(sha256)
-            if final.exists():
-                temporary.unlink()  # already stored: the same content is kept once
-            else:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                temporary.replace(final)
+            for chunk in chunks:
+                writer.write(chunk)
         except BaseException:
-            # Too large, a client that went away, a full disk: leave nothing half-written behind.
-            temporary.unlink(missing_ok=True)
+            # Too large, a client that went away, a refused upload: leave nothing half-written behind.
+            writer.discard()
             raise
-        return StoredBlob(sha256=sha256, size=size)
+        return writer.finish()
+
+    def writer(self, *, max_bytes: int) -> LocalBlobWriter:
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        return LocalBlobWriter(self, max_bytes=max_bytes)
 
     def open(self, sha256: str) -> Iterator[bytes]:
         path = self.path(sha256)

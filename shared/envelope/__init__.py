@@ -20,7 +20,7 @@ from shared.envelope.header import (
     verify_header_signature,
 )
 from shared.envelope.opening import KeyRelease, content_key_for, key_release_for, open_envelope, parse_key_release
-from shared.envelope.reader import CiphertextCounter, EnvelopeReader
+from shared.envelope.reader import CiphertextCounter, EnvelopeFeed, EnvelopeReader, verify_envelope_header
 from shared.envelope.sealing import DEFAULT_TOOL, Signer, SigningKey, load_signing_key, seal, signer_for
 from shared.envelope.streams import CHUNK_SIZE, iter_chunks
 
@@ -32,6 +32,7 @@ __all__ = [
     "BidForm",
     "CiphertextCounter",
     "Declared",
+    "EnvelopeFeed",
     "EnvelopeHeader",
     "EnvelopeReader",
     "EnvelopeRejected",
@@ -54,6 +55,7 @@ __all__ = [
     "read_header",
     "seal",
     "signer_for",
+    "verify_envelope_header",
     "verify_header_identity",
     "verify_header_signature",
 ]

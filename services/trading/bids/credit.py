@@ -1,23 +1,35 @@
-"""May this organisation bid? Asked of supervision (监管平台) before the bid's transaction opens.
+"""May this organisation bid? Asked of supervision (监管平台) while the envelope streams in.
 
 Supervision's answer is required: when it cannot answer, the bid is refused with 503 rather than
 taken as "clean" (a banned bidder accepted cannot be undone at the opening).
+
+Nothing is cached. Under a deadline surge many submissions ask at once, so :class:`CreditChecks`
+puts the questions that arrive while its calls to supervision are all under way into the next call,
+as one ``POST /credit/status:batch`` (the same judgement as ``GET /credit/status``, per subject).
+Every submission is answered by a call that started after it asked, so a ban decided before a bid
+began is always seen, and a batch that fails refuses every bid in it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
+from collections.abc import Awaitable
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from services.trading.bids.errors import bidder_banned
 from services.trading.settings import TradingSettings
 from shared.clients.base import ServiceCallError
 from shared.clients.portal import PortalClient, ServiceTokenProvider
 from shared.clients.supervision import SupervisionClient
-from shared.contracts.credit import CreditStatus
-from shared.errors import DependencyUnavailable
+from shared.contracts.credit import MAX_BATCH_SUBJECTS, CreditStatus, CreditSubject
+from shared.errors import ApiError, DependencyUnavailable
+
+log = logging.getLogger("services.trading.bids.credit")
 
 # The trading catalogue names its laws (shared/contracts/trading.py) differently from supervision's
 # credit records (shared/contracts/credit.py). A ban under the bidding law bars 依法必须招标 projects
@@ -29,16 +41,16 @@ _CREDIT_LAW = {"bidding_law": "bidding", "government_procurement": "government_p
 _lock = threading.Lock()
 
 
-def supervision_client(request: Request) -> SupervisionClient:
+def supervision_client_of(app: FastAPI) -> SupervisionClient:
     """``app.state.supervision`` if a deployment (or a test) set one, else a client of
     ``TRADING_SUPERVISION_URL`` with trading's own service token (scope ``credit:read``)."""
-    client: SupervisionClient | None = getattr(request.app.state, "supervision", None)
+    client: SupervisionClient | None = getattr(app.state, "supervision", None)
     if client is not None:
         return client
     with _lock:
-        client = getattr(request.app.state, "supervision", None)
+        client = getattr(app.state, "supervision", None)
         if client is None:
-            settings: TradingSettings = request.app.state.settings
+            settings: TradingSettings = app.state.settings
             portal = PortalClient(settings.portal_url, timeout=settings.http_timeout_seconds)
             token = ServiceTokenProvider(
                 portal, settings.client_id, settings.client_secret, audience="supervision", scope="credit:read"
@@ -46,7 +58,7 @@ def supervision_client(request: Request) -> SupervisionClient:
             client = SupervisionClient(
                 settings.supervision_url, timeout=settings.http_timeout_seconds, token_provider=token
             )
-            request.app.state.supervision = client
+            app.state.supervision = client
     return client
 
 
@@ -60,17 +72,89 @@ def applicable_bans(status: CreditStatus, lot_law: str) -> list[dict[str, Any]]:
     ]
 
 
-def ensure_may_bid(client: SupervisionClient, credit_code: str, lot_law: str) -> None:
-    """403 ``bidder_banned`` with the records in force; 503 when supervision cannot answer."""
-    try:
-        status = client.credit_status("organisation", credit_code)
-    except ServiceCallError as exc:
+def _unavailable(exc: BaseException) -> DependencyUnavailable:
+    """A fresh refusal for each waiting bid (one exception object is not raised in many tasks)."""
+    if isinstance(exc, ServiceCallError):
         # A 4xx here is our call's fault (token, scope), not the bidder's: to the bidder it is
         # supervision not answering, and it must not pass for "clean" nor for the bidder's error.
-        raise DependencyUnavailable(
-            "监管平台暂时无法提供信用信息，请稍后重试",
-            details={"service": "supervision", "status": exc.status_code, "code": exc.code},
-        ) from exc
-    bans = applicable_bans(status, lot_law)
+        details: Any = {"service": "supervision", "status": exc.status_code, "code": exc.code}
+        return DependencyUnavailable("监管平台暂时无法提供信用信息，请稍后重试", details=details)
+    if isinstance(exc, ApiError):
+        return DependencyUnavailable(exc.message, details=exc.details)
+    log.error("credit check failed unexpectedly", exc_info=exc)
+    return DependencyUnavailable("监管平台暂时无法提供信用信息，请稍后重试", details={"service": "supervision"})
+
+
+# Calls to supervision under way at once, per process. One would make a bid that asks just after a
+# call went out wait for that call and then its own; a few keep that wait near one call's time, and
+# questions still queue into batches once they are all busy.
+CALLS_IN_FLIGHT = 4
+
+
+class CreditChecks:
+    """Credit questions of one app's concurrent submissions, put to supervision in batches.
+
+    Lives on the event loop: :meth:`status` is awaited by the submissions; up to ``CALLS_IN_FLIGHT``
+    tasks ask supervision (the blocking client, in a worker thread) for whatever is waiting, and loop
+    until nothing is. A question goes out at once while a call is free; questions arriving while all
+    are busy go out together with the next, so the number of calls follows supervision's speed, not
+    the number of bids.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: dict[str, list[asyncio.Future[CreditStatus]]] = {}
+        self._asking: set[asyncio.Task[None]] = set()
+
+    async def status(self, credit_code: str) -> CreditStatus:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # Another event loop (a test client's, one per client): nothing of the old one carries over.
+            self._loop, self._waiting, self._asking = loop, {}, set()
+        future: asyncio.Future[CreditStatus] = loop.create_future()
+        self._waiting.setdefault(credit_code, []).append(future)
+        if len(self._asking) < CALLS_IN_FLIGHT:
+            task = loop.create_task(self._ask())
+            self._asking.add(task)
+            task.add_done_callback(self._asking.discard)
+        return await future
+
+    async def _ask(self) -> None:
+        while self._waiting:
+            codes = list(self._waiting)[:MAX_BATCH_SUBJECTS]
+            batch = {code: self._waiting.pop(code) for code in codes}
+            answers: dict[str, CreditStatus] = {}
+            failure: Exception | None = None
+            try:
+                # The client is looked up per call: a deployment or a test may replace it.
+                client = supervision_client_of(self._app)
+                subjects = [CreditSubject(subject_kind="organisation", subject_id=code) for code in codes]
+                answer = await run_in_threadpool(client.credit_status_batch, subjects)
+                # The client has checked that the answers are for exactly these subjects, in order.
+                answers = dict(zip(codes, answer.results, strict=True))
+            except Exception as exc:  # noqa: BLE001 - every waiting bid is refused, none let through
+                failure = exc
+            for code, futures in batch.items():
+                for future in futures:
+                    if future.done():  # its request went away meanwhile
+                        continue
+                    if failure is not None:
+                        future.set_exception(_unavailable(failure))
+                    else:
+                        future.set_result(answers[code])
+
+
+def credit_checks(app: FastAPI) -> CreditChecks:
+    checks: CreditChecks | None = getattr(app.state, "credit_checks", None)
+    if checks is None:
+        checks = app.state.credit_checks = CreditChecks(app)
+    return checks
+
+
+async def ensure_may_bid(asked: Awaitable[CreditStatus], lot_law: str) -> None:
+    """403 ``bidder_banned`` with the records in force under ``lot_law``; 503 when supervision could
+    not answer ``asked`` (:meth:`CreditChecks.status`)."""
+    bans = applicable_bans(await asked, lot_law)
     if bans:
         raise bidder_banned(bans)

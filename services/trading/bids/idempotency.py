@@ -14,13 +14,42 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, delete, select, text
 from sqlalchemy.orm import Session
 
 from services.trading.bids.models import BidSubmissionKey
 from shared.errors import Conflict, Unprocessable
+
+_keys = cast(Table, BidSubmissionKey.__table__)
+# Built once, run once per bid (Core, not the ORM: a surge pays every statement's overhead per bid).
+# As text: SQLAlchemy does not cache the PostgreSQL INSERT … ON CONFLICT construct (its dialect
+# Insert opts out of statement caching), so built from Core it would be compiled again for every bid.
+_CLAIM = text(
+    "insert into trading.bid_submission_keys (bidder_org, key, lot_id, claim_token, claimed_at)"
+    " values (:bidder_org, :key, :lot_id, :claim_token, :claimed_at) on conflict do nothing returning key"
+)
+# Binding a claim to its receipt: the last part of the statement that records a bid
+# (services/trading/bids/service.py), so that the receipt, the version and the claim take one round
+# trip. Only a claim still held by this attempt and not bound yet is bound; no row back means the
+# claim was taken over as abandoned while the upload ran.
+BIND_CLAIM = (
+    "update trading.bid_submission_keys set body_sha256 = :k_body, receipt_no = :k_receipt, completed_at = :k_at"
+    " where bidder_org = :k_org and key = :k_key and claim_token = :k_token and receipt_no is null returning key"
+)
+
+
+def bind_params(held: Claim, *, body_sha256: str, receipt_no: str, now: datetime) -> dict[str, object]:
+    return {
+        "k_org": held.org,
+        "k_key": held.key,
+        "k_token": held.token,
+        "k_body": body_sha256,
+        "k_receipt": receipt_no,
+        "k_at": now,
+    }
+
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _CLAIM_ATTEMPTS = 3
@@ -68,12 +97,11 @@ def claim(
     """Claim ``key`` for a new submission, or say it already has a receipt (the caller commits)."""
     for _ in range(_CLAIM_ATTEMPTS):
         token = uuid.uuid4()
-        inserted = session.execute(
-            insert(BidSubmissionKey)
-            .values(bidder_org=org, key=key, lot_id=lot_id, claim_token=token, claimed_at=now)
-            .on_conflict_do_nothing()
-            .returning(BidSubmissionKey.key)
-        ).first()
+        inserted = (
+            session.connection()
+            .execute(_CLAIM, {"bidder_org": org, "key": key, "lot_id": lot_id, "claim_token": token, "claimed_at": now})
+            .first()
+        )
         if inserted is not None:
             return Claim(org, key, token)
         row = session.scalars(
@@ -93,26 +121,6 @@ def claim(
         session.flush()
         return Claim(org, key, token)
     raise in_progress()
-
-
-def complete(session: Session, held: Claim, *, body_sha256: str, receipt_no: str, now: datetime) -> None:
-    """Bind the claim to the receipt, in the transaction that records the bid (after the receipt
-    row, which the claim refers to, has been flushed)."""
-    bound = session.execute(
-        update(BidSubmissionKey)
-        .where(
-            BidSubmissionKey.bidder_org == held.org,
-            BidSubmissionKey.key == held.key,
-            BidSubmissionKey.claim_token == held.token,
-            BidSubmissionKey.receipt_no.is_(None),
-        )
-        .values(body_sha256=body_sha256, receipt_no=receipt_no, completed_at=now)
-        .returning(BidSubmissionKey.key)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if bound is None:
-        # Taken over as abandoned while this upload was still running: the other attempt owns it now.
-        raise in_progress()
 
 
 def release(session: Session, held: Claim) -> None:

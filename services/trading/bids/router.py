@@ -3,14 +3,12 @@ from __future__ import annotations
 import base64
 import re
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy.orm import Session
 
-from services.trading.bids import deposits, service
-from services.trading.bids.credit import supervision_client
+from services.trading.bids import deposits, service, submission
 from services.trading.bids.errors import UnsupportedMediaType
 from services.trading.bids.idempotency import check_key
 from services.trading.bids.models import Bid, BidDeposit, BidReceipt, BidVersion
@@ -27,18 +25,14 @@ from services.trading.bids.schemas import (
     RefundIn,
     VersionOut,
 )
-from services.trading.bids.state import receipt_signer, trust_store
-from services.trading.bids.upload import request_body, too_large
-from services.trading.documents.streaming import blob_store
+from services.trading.bids.state import receipt_signer
+from services.trading.bids.upload import too_large
 from services.trading.settings import TradingSettings
 from shared.auth import Principal, require
-from shared.certificates import TrustStore
-from shared.clients.supervision import SupervisionClient
 from shared.credit_code import InvalidCreditCode, validate_credit_code
 from shared.db import DbSession, db_today
 from shared.ed25519_keys import public_key_bytes
 from shared.errors import Unprocessable
-from shared.storage import BlobStore
 
 router = APIRouter(tags=["bids"])
 bidders = require("bidder", typ="user")
@@ -161,16 +155,11 @@ def _check_media_type(request: Request) -> None:
     response_model=ReceiptOut,
     openapi_extra=ENVELOPE_UPLOAD,
 )
-def submit_bid(
+async def submit_bid(
     lot_id: uuid.UUID,
     request: Request,
     response: Response,
-    session: DbSession,
     principal: Principal = Depends(bidders),
-    store: BlobStore = Depends(blob_store),
-    trust: TrustStore = Depends(trust_store),
-    signer: ReceiptSigner = Depends(receipt_signer),
-    supervision: SupervisionClient = Depends(supervision_client),
     credit_code: str = CREDIT_CODE,
     idempotency_key: str | None = IDEMPOTENCY_KEY,
     payer_account: str | None = PAYER_ACCOUNT,
@@ -197,28 +186,21 @@ def submit_bid(
     returns the first receipt (header ``Idempotent-Replayed: true``), with another file 422
     ``idempotency_key_reused``, and 409 ``idempotency_in_progress`` while the first attempt is still
     uploading. ``X-Device-Fingerprint`` and ``X-Deposit-Payer-Account`` are recorded with the bid."""
+    # ``async``: the body is read on the event loop and the blocking steps go to worker threads in
+    # as few hops as there are steps (services/trading/bids/submission.py); the receipt is answered
+    # only after the transaction that records the bid has committed, inside submission.submit.
     settings: TradingSettings = request.app.state.settings
     _check_media_type(request)
     declared = request.headers.get("content-length")
     # An honest client that announces too much is refused before a byte is read.
     if declared is not None and declared.isdigit() and int(declared) > settings.max_bid_bytes:
         raise too_large(settings.max_bid_bytes)
-    upload = service.Submission(
+    facts = service.Declared(
         credit_code=_credit_code(credit_code),
         idempotency_key=check_key(idempotency_key) if idempotency_key is not None else None,
         deposit_payer_account=_payer_account(payer_account),
-        chunks=request_body(request),
-        max_bytes=settings.max_bid_bytes,
     )
-    parts = service.SubmissionParts(
-        store=store,
-        trust=trust,
-        supervision=supervision,
-        signer=signer,
-        claim_ttl=timedelta(seconds=settings.idempotency_claim_seconds),
-    )
-    receipt, replayed = service.submit(session, principal, lot_id, upload, parts)
-    commit_before_answering(session)
+    receipt, replayed = await submission.submit(request, principal, lot_id, facts)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return receipt_out(receipt)

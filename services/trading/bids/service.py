@@ -1,18 +1,19 @@
 """Submitting, modifying and withdrawing bids.
 
-A submission has three phases, so that a slow upload holds neither a pool connection nor a lock:
+A submission has three phases, so that a slow upload holds neither a pool connection nor a lock
+(:mod:`services.trading.bids.submission` runs them; the database work of each is here):
 
-1. a short transaction: the lot is open to bids, and the ``Idempotency-Key`` is claimed (committed,
-   so a retry of the same key sees it in flight);
-2. with no transaction open: the bidder's credit is asked of supervision, then the envelope is
+1. :func:`start`, a short transaction: the lot is open to bids, and the ``Idempotency-Key`` is
+   claimed (committed, so a retry of the same key sees it in flight);
+2. with no transaction open: the bidder's credit is asked of supervision while the envelope is
    verified and streamed into the store;
-3. the transaction that records the bid: under the lot's lock, ``clock_timestamp()`` must be
-   strictly before the deadline (招标投标法 第二十八条), the lot not suspended; the version, its
-   signed receipt and the audit event are written together.
+3. :func:`record`, the transaction that records the bid: under a share lock on the lot,
+   ``clock_timestamp()`` must be strictly before the deadline (招标投标法 第二十八条), the lot not
+   suspended; the version, its signed receipt and the audit event are written together.
 
-Whatever fails after the claim frees it again. Nothing of the bid is readable by anyone but the
-bidder before the deadline (电子招标投标办法 第二十一条): every read here is scoped to the caller's
-organisation.
+Whatever fails after the claim frees it again (:func:`release`). Nothing of the bid is readable by
+anyone but the bidder before the deadline (电子招标投标办法 第二十一条): every read here is scoped to
+the caller's organisation.
 """
 
 from __future__ import annotations
@@ -20,62 +21,41 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Exists, ScalarSelect, func, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import Exists, ScalarSelect, Table, bindparam, func, select, text, true, update
+from sqlalchemy.orm import Session, load_only
 
 from services.trading.audit import emit
-from services.trading.bids import credit, idempotency
+from services.trading.bids import idempotency
 from services.trading.bids.errors import bid_not_found, deadline_passed, envelope_rejected, no_organisation
 from services.trading.bids.idempotency import Claim, Replay
 from services.trading.bids.models import Bid, BidDeposit, BidReceipt, BidVersion
 from services.trading.bids.receipts import ReceiptSigner, SignedReceipt, new_receipt_no, receipt_body
-from services.trading.bids.upload import ReceivedEnvelope, digest_body, receive_envelope
+from services.trading.bids.upload import ReceivedEnvelope
 from services.trading.catalogue.models import CatalogueVersion
 from services.trading.lots import service as lots
 from services.trading.lots.models import Lot
 from services.trading.notices.models import Notice, NoticeLot
 from services.trading.projects.models import Project
 from shared.auth import Principal
-from shared.certificates import TrustStore
-from shared.clients.supervision import SupervisionClient
 from shared.db import db_now, db_today
 from shared.envelope import EnvelopeRejected
 from shared.envelope.codec import canonical_json
 from shared.errors import Conflict, NotFound
 from shared.request_context import current
-from shared.storage import BlobStore
 
 log = logging.getLogger("services.trading.bids")
 
 # 招标投标法实施条例 第三十五条 (withdrawal) and 第五十七条 (result): deposits back within 5 days.
 REFUND_DAYS = 5
 
-
-@dataclass(frozen=True)
-class Submission:
-    """One upload as the router hands it over: declared facts and the body still unread."""
-
-    credit_code: str
-    idempotency_key: str | None
-    deposit_payer_account: str | None
-    chunks: Generator[bytes, None, None]
-    max_bytes: int
-
-
-@dataclass(frozen=True)
-class SubmissionParts:
-    """What a submission needs besides the request: the app's store, trust list, clients and key."""
-
-    store: BlobStore
-    trust: TrustStore
-    supervision: SupervisionClient
-    signer: ReceiptSigner
-    claim_ttl: timedelta
+# The tables themselves, for the submission's Core statements.
+_bids = cast(Table, Bid.__table__)
+_receipts = cast(Table, BidReceipt.__table__)
+_versions = cast(Table, BidVersion.__table__)
 
 
 def organisation(principal: Principal) -> str:
@@ -111,20 +91,12 @@ def _law_of(project: type[Project]) -> ScalarSelect[Any]:
 def open_lot(session: Session, lot_id: uuid.UUID) -> tuple[Lot, Project]:
     """A lot bidders may act on: announced by a published notice, of any platform (no regional
     barriers). Anything else answers 404 as if it did not exist."""
-    lot, project, _ = _open_lot_with_law(session, lot_id)
-    return lot, project
-
-
-def _open_lot_with_law(session: Session, lot_id: uuid.UUID) -> tuple[Lot, Project, str | None]:
-    # One round trip: a submission makes two transactions, and each query in them is paid by every bid.
     row = session.execute(
-        select(Lot, Project, _law_of(Project))
-        .join(Project, Project.id == Lot.project_id)
-        .where(Lot.id == lot_id, _published(Lot.id))
+        select(Lot, Project).join(Project, Project.id == Lot.project_id).where(Lot.id == lot_id, _published(Lot.id))
     ).first()
     if row is None:
         raise NotFound("标段不存在")
-    return row[0], row[1], row[2]
+    return row[0], row[1]
 
 
 def own_bid(session: Session, lot_id: uuid.UUID, org: str, *, lock: bool = False) -> Bid | None:
@@ -134,10 +106,11 @@ def own_bid(session: Session, lot_id: uuid.UUID, org: str, *, lock: bool = False
     return session.scalars(query).first()
 
 
-def ensure_open(session: Session, lot: Lot) -> datetime:
-    """Under the lot's lock: not suspended and the database clock strictly before the deadline."""
+def ensure_open(session: Session, lot: Lot, *, now: datetime | None = None) -> datetime:
+    """Under the lot's lock: not suspended and the database clock (``now`` if it was read under the
+    lock already) strictly before the deadline."""
     lots.ensure_not_suspended(lot)
-    now = db_now(session)
+    now = db_now(session) if now is None else now
     if now >= lot.bid_deadline:
         raise deadline_passed(lot.id, lot.bid_deadline)
     return now
@@ -146,62 +119,115 @@ def ensure_open(session: Session, lot: Lot) -> datetime:
 # --- submission ----------------------------------------------------------------------------------
 
 
-def submit(
-    session: Session, principal: Principal, lot_id: uuid.UUID, upload: Submission, parts: SubmissionParts
-) -> tuple[BidReceipt, bool]:
-    """Accept a new version of the caller's bid; returns its receipt and whether it is a replay."""
+@dataclass(frozen=True)
+class Declared:
+    """What the bidder declares in the request's headers besides the envelope."""
+
+    credit_code: str
+    idempotency_key: str | None
+    deposit_payer_account: str | None
+
+
+@dataclass(frozen=True)
+class Started:
+    """The first transaction's findings: the lot is open to bids, and the key (if any) is claimed."""
+
+    lot_id: uuid.UUID
+    project_id: uuid.UUID
+    platform: str
+    law: str
+    # The database clock when the submission began: the certificate must be valid at it.
+    now: datetime
+    held: Claim | None
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """The key already produced a receipt; the body decides between a replay and misuse."""
+
+    lot_id: uuid.UUID
+    body_sha256: str
+    receipt: BidReceipt
+
+
+# The statements a submission makes are built once: a surge pays SQLAlchemy's construction and
+# cache-key work for every statement built per call, and these run once or twice per bid.
+# One round trip for the lot, its project, its law and the clock.
+_SUBMISSION_LOT = (
+    select(Lot, Project.id, Project.platform, Project.category_code, _law_of(Project), func.clock_timestamp())
+    .join(Project, Project.id == Lot.project_id)
+    .where(Lot.id == bindparam("lot_id"), _published(Lot.id))
+    .options(load_only(Lot.id, Lot.status, Lot.bid_deadline))  # what the early refusal reads, no JSON
+)
+_LOCK_OWN_BID = (
+    select(_bids.c.id, _bids.c.bidder_credit_code, _bids.c.status, _bids.c.latest_version)
+    .where(_bids.c.lot_id == bindparam("lot_id"), _bids.c.bidder_org == bindparam("org"))
+    .with_for_update()
+)
+# As text, like the claim (services/trading/bids/idempotency.py): INSERT … ON CONFLICT built from Core
+# is not cached by SQLAlchemy and would be compiled for every first submission.
+_INSERT_BID = text(
+    "insert into trading.bids"
+    " (id, lot_id, bidder_org, bidder_credit_code, status, latest_version, created_at, updated_at)"
+    " values (:id, :lot_id, :bidder_org, :bidder_credit_code, 'submitted', 1, :accepted_at, :accepted_at)"
+    " on conflict do nothing returning id"
+)
+
+
+def _insert(table: Table, prefix: str) -> str:
+    """``insert into <table> (<every column>) values (:<prefix><column>, …)``."""
+    columns = [column.name for column in table.columns]
+    values = ", ".join(f":{prefix}{name}" for name in columns)
+    return f"insert into {table.fullname} ({', '.join(columns)}) values ({values})"  # noqa: S608 - the models' names
+
+
+# The receipt, the version and (with an Idempotency-Key) the claim bound to them, in one statement
+# and one round trip; the versions' and the claim's foreign keys to the receipt are checked at its
+# end, when the receipt inserted by the first part is there.
+_RECORD = text(f"with receipt as ({_insert(_receipts, 'r_')}) {_insert(_versions, 'v_')}")
+_RECORD_AND_BIND = text(
+    f"with receipt as ({_insert(_receipts, 'r_')}), version as ({_insert(_versions, 'v_')}) {idempotency.BIND_CLAIM}"
+)
+_NEXT_VERSION = (
+    update(_bids)
+    .where(_bids.c.id == bindparam("bid_id"))
+    .values(status="submitted", withdrawn_at=None, latest_version=bindparam("version"), updated_at=bindparam("at"))
+)
+
+
+def start(
+    session: Session, principal: Principal, lot_id: uuid.UUID, declared: Declared, *, claim_ttl: timedelta
+) -> Started | Replayed:
+    """Phase 1, committed here: the lot is open to bids (refused early, so that nobody uploads 200 MiB
+    in vain; decided again under the lot's lock) and the ``Idempotency-Key`` is claimed, so that a
+    retry sees it in flight while this upload runs with no transaction open."""
     org = organisation(principal)
-    lot, project, law = _open_lot_with_law(session, lot_id)
+    row = session.execute(_SUBMISSION_LOT, {"lot_id": lot_id}).first()
+    if row is None:
+        raise NotFound("标段不存在")
+    lot, project_id, platform, category, law, now = row
     if law is None:  # pragma: no cover - a project's category is checked against its catalogue version
-        raise RuntimeError(f"project {project.id} has no category {project.category_code} in its catalogue")
-    now = db_now(session)
+        raise RuntimeError(f"project {project_id} has no category {category} in its catalogue")
     held: Claim | None = None
-    if upload.idempotency_key is not None:
-        found = idempotency.claim(session, org, upload.idempotency_key, lot.id, now=now, stale_after=parts.claim_ttl)
+    if declared.idempotency_key is not None:
+        found = idempotency.claim(session, org, declared.idempotency_key, lot.id, now=now, stale_after=claim_ttl)
         if isinstance(found, Replay):
+            receipt = session.get(BidReceipt, found.receipt_no)
+            assert receipt is not None  # noqa: S101 - foreign key
+            session.expunge(receipt)  # kept as read: the rollback would expire it
             session.rollback()
-            return _replay(session, found, lot.id, upload), True
+            return Replayed(lot_id=found.lot_id, body_sha256=found.body_sha256, receipt=receipt)
         held = found
+    lots.ensure_not_suspended(lot)
+    if now >= lot.bid_deadline:
+        raise deadline_passed(lot.id, lot.bid_deadline)
+    session.commit()
+    return Started(lot_id=lot.id, project_id=project_id, platform=platform, law=law, now=now, held=held)
+
+
+def release(session: Session, held: Claim) -> None:
+    """Free the claim of a submission that failed after phase 1 (its own short transaction)."""
     try:
-        # Refused early so that a bidder does not upload 200 MiB in vain; decided again under the lock.
-        lots.ensure_not_suspended(lot)
-        if now >= lot.bid_deadline:
-            raise deadline_passed(lot.id, lot.bid_deadline)
-        # Ends the short transaction: commits the claim, returns the connection while the file streams in.
-        session.commit()
-        credit.ensure_may_bid(parts.supervision, upload.credit_code, law)
-        try:
-            received = receive_envelope(
-                upload.chunks,
-                parts.store,
-                trust=parts.trust,
-                at=now,
-                lot_id=str(lot.id),
-                credit_code=upload.credit_code,
-                max_bytes=upload.max_bytes,
-            )
-        except EnvelopeRejected as exc:
-            raise envelope_rejected(exc) from exc
-        return _record(session, principal, lot.id, project, received, upload, parts.signer, held), False
-    except BaseException:
-        if held is not None:
-            _release(session, held)
-        raise
-
-
-def _replay(session: Session, found: Replay, lot_id: uuid.UUID, upload: Submission) -> BidReceipt:
-    """The first receipt again if the body is the same; the body is hashed, not stored."""
-    body_sha256 = digest_body(upload.chunks, max_bytes=upload.max_bytes)
-    if found.lot_id != lot_id or body_sha256 != found.body_sha256:
-        raise idempotency.key_reused()
-    receipt = session.get(BidReceipt, found.receipt_no)
-    assert receipt is not None  # noqa: S101 - foreign key
-    return receipt
-
-
-def _release(session: Session, held: Claim) -> None:
-    try:
-        session.rollback()
         idempotency.release(session, held)
         session.commit()
     except Exception:  # the original error is the one to report; the claim expires by itself
@@ -213,19 +239,64 @@ def _sealed_at(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-def _record(
+@dataclass(frozen=True)
+class _OwnBid:
+    id: uuid.UUID
+    bidder_credit_code: str
+    status: str
+    latest_version: int
+
+
+def _lock_own_bid(session: Session, lot_id: uuid.UUID, org: str) -> _OwnBid | None:
+    row = session.connection().execute(_LOCK_OWN_BID, {"lot_id": lot_id, "org": org}).first()
+    return _OwnBid(*row) if row is not None else None
+
+
+def _bid_to_version(
+    session: Session, lot_id: uuid.UUID, org: str, credit_code: str, accepted_at: datetime
+) -> tuple[_OwnBid, bool]:
+    """The caller's bid, locked, and whether this submission created it (as version 1).
+
+    The lot is only share-locked (:func:`lots.lock_for_bids`), so two first submissions of one
+    organisation can both find no bid here. The insert settles it: ``ON CONFLICT DO NOTHING`` waits
+    for a concurrent insert of the same (lot, organisation) to commit or roll back, and then either
+    inserts or yields nothing; after nothing, the bid is read again in a new snapshot and locked, and
+    this submission becomes the next version of it. No bid of ours after a conflict means the other
+    unique key, (lot, credit code), belongs to another organisation's account."""
+    bid = _lock_own_bid(session, lot_id, org)
+    if bid is not None:
+        return bid, False
+    created = _OwnBid(id=uuid.uuid4(), bidder_credit_code=credit_code, status="submitted", latest_version=1)
+    params = {"id": created.id, "lot_id": lot_id, "bidder_org": org, "bidder_credit_code": credit_code}
+    inserted = session.connection().execute(_INSERT_BID, {**params, "accepted_at": accepted_at}).first()
+    if inserted is not None:
+        return created, True
+    bid = _lock_own_bid(session, lot_id, org)
+    if bid is None:
+        raise Conflict("该统一社会信用代码已通过本平台另一个单位账户对本标段投标", code="credit_code_in_use")
+    return bid, False
+
+
+def record(
     session: Session,
     principal: Principal,
-    lot_id: uuid.UUID,
-    project: Project,
+    started: Started,
     received: ReceivedEnvelope,
-    upload: Submission,
+    declared: Declared,
     signer: ReceiptSigner,
-    held: Claim | None,
 ) -> BidReceipt:
+    """Phase 3, the transaction that records the bid (the caller commits, then answers).
+
+    Under a share lock on the lot, ``clock_timestamp()`` strictly before the deadline and the lot not
+    suspended; then the version, its signed receipt, the claim bound to it and the audit event. Every
+    round trip and every unit-of-work flush here is paid by every bid of a surge, so: the lock and the
+    clock in one statement, the bid's row in one, the receipt, the version and the claim in one, the
+    audit event (through ``emit``, flushed at commit) in one.
+    """
     org = organisation(principal)
-    locked = lots.lock(session, lot_id)
-    accepted_at = ensure_open(session, locked)
+    lot_id = started.lot_id
+    locked, now = lots.lock_for_bids_now(session, lot_id)
+    accepted_at = ensure_open(session, locked, now=now)
     identity = received.identity
     if identity.not_after < accepted_at:
         # Verified when the upload began; the certificate ran out while the file was streaming in.
@@ -233,24 +304,11 @@ def _record(
             EnvelopeRejected("untrusted_certificate", "签名证书在上传过程中过期", certificate_reason="expired")
         )
     signed = received.header.signed
-    bid = own_bid(session, lot_id, org, lock=True)
-    if bid is None:
-        if session.scalar(select(Bid.id).where(Bid.lot_id == lot_id, Bid.bidder_credit_code == upload.credit_code)):
-            raise Conflict("该统一社会信用代码已通过本平台另一个单位账户对本标段投标", code="credit_code_in_use")
-        bid = Bid(
-            id=uuid.uuid4(),  # set here, not at flush: the receipt names it before anything is written
-            lot_id=lot_id,
-            bidder_org=org,
-            bidder_credit_code=upload.credit_code,
-            status="submitted",
-            latest_version=1,
-            created_at=accepted_at,
-            updated_at=accepted_at,
-        )
-        session.add(bid)
+    bid, created = _bid_to_version(session, lot_id, org, declared.credit_code, accepted_at)
+    if created:
         version, action = 1, "bid.submitted"
     else:
-        if bid.bidder_credit_code != upload.credit_code:
+        if bid.bidder_credit_code != declared.credit_code:
             raise envelope_rejected(
                 EnvelopeRejected(
                     "wrong_bidder", f"本单位此前以统一社会信用代码 {bid.bidder_credit_code} 投标，不能改用另一代码"
@@ -262,12 +320,12 @@ def _record(
         receipt_body(
             kind="bid_accepted",
             receipt_no=new_receipt_no(accepted_at),
-            platform=project.platform,
+            platform=started.platform,
             lot_id=str(lot_id),
             bid_id=str(bid.id),
             version=version,
             bidder_org=org,
-            bidder_credit_code=upload.credit_code,
+            bidder_credit_code=declared.credit_code,
             recorded_at=accepted_at,
             ciphertext_sha256=signed.ciphertext_sha256,
             ciphertext_length=signed.ciphertext_length,
@@ -275,58 +333,66 @@ def _record(
             envelope_sha256=received.envelope_sha256,
         )
     )
-    receipt = _store_receipt(session, bid, "bid_accepted", version, signed_receipt, accepted_at)
+    receipt = _receipt(bid.id, "bid_accepted", version, signed_receipt, accepted_at)
     ctx = current()
-    declared = signed.declared
-    session.add(
-        BidVersion(
-            bid_id=bid.id,
-            version=version,
-            receipt_no=receipt.receipt_no,
-            accepted_at=accepted_at,
-            accepted_by=principal.subject,
-            ciphertext_sha256=signed.ciphertext_sha256,
-            ciphertext_length=signed.ciphertext_length,
-            plaintext_sha256=signed.plaintext_sha256,
-            envelope_sha256=received.envelope_sha256,
-            header=received.raw_header.decode("utf-8"),
-            sealed_at=_sealed_at(signed.sealed_at),
-            certificate_fingerprint=identity.fingerprint_sha256,
-            certificate_issuer=identity.issuer[:500],
-            certificate_serial=identity.serial_number[:64],
-            certificate_not_after=identity.not_after,
-            client_ip=ctx.client_ip if ctx else None,
-            user_agent=ctx.user_agent[:512] if ctx and ctx.user_agent else None,
-            device_fingerprint=ctx.device_fingerprint if ctx else None,
-            declared_device_fingerprint=declared.device_fingerprint,
-            declared_document_author=declared.document_author,
-            tool=declared.tool,
-            deposit_payer_account=upload.deposit_payer_account,
-            idempotency_key=upload.idempotency_key,
-            request_id=ctx.request_id if ctx else None,
+    declared_in_envelope = signed.declared
+    accepted = {
+        "id": uuid.uuid4(),
+        "bid_id": bid.id,
+        "version": version,
+        "receipt_no": receipt.receipt_no,
+        "accepted_at": accepted_at,
+        "accepted_by": principal.subject,
+        "ciphertext_sha256": signed.ciphertext_sha256,
+        "ciphertext_length": signed.ciphertext_length,
+        "plaintext_sha256": signed.plaintext_sha256,
+        "envelope_sha256": received.envelope_sha256,
+        "header": received.raw_header.decode("utf-8"),
+        "sealed_at": _sealed_at(signed.sealed_at),
+        "certificate_fingerprint": identity.fingerprint_sha256,
+        "certificate_issuer": identity.issuer[:500],
+        "certificate_serial": identity.serial_number[:64],
+        "certificate_not_after": identity.not_after,
+        "client_ip": ctx.client_ip if ctx else None,
+        "user_agent": ctx.user_agent[:512] if ctx and ctx.user_agent else None,
+        "device_fingerprint": ctx.device_fingerprint if ctx else None,
+        "declared_device_fingerprint": declared_in_envelope.device_fingerprint,
+        "declared_document_author": declared_in_envelope.document_author,
+        "tool": declared_in_envelope.tool,
+        "deposit_payer_account": declared.deposit_payer_account,
+        "idempotency_key": declared.idempotency_key,
+        "request_id": ctx.request_id if ctx else None,
+    }
+    row = {f"r_{name}": value for name, value in _columns(receipt).items()}
+    row |= {f"v_{name}": value for name, value in accepted.items()}
+    core = session.connection()
+    if started.held is None:
+        core.execute(_RECORD, row)
+    else:
+        bind = idempotency.bind_params(
+            started.held, body_sha256=received.envelope_sha256, receipt_no=receipt.receipt_no, now=accepted_at
         )
-    )
-    if bid.status == "withdrawn":
-        _undo_withdrawal_refund(session, bid)
-    bid.status, bid.withdrawn_at, bid.latest_version, bid.updated_at = "submitted", None, version, accepted_at
-    if held is not None:
-        idempotency.complete(
-            session, held, body_sha256=received.envelope_sha256, receipt_no=receipt.receipt_no, now=accepted_at
-        )
+        if core.execute(_RECORD_AND_BIND, row | bind).first() is None:
+            # Taken over as abandoned while this upload was still running: the other attempt owns it now.
+            raise idempotency.in_progress()
+    if not created:
+        if bid.status == "withdrawn":
+            _undo_withdrawal_refund(session, bid.id)
+        core.execute(_NEXT_VERSION, {"bid_id": bid.id, "version": version, "at": accepted_at})
     emit(
         session,
         principal=principal,
         action=action,
         object_type="bid",
         object_id=str(bid.id),
-        platform=project.platform,
-        project_id=str(project.id),
+        platform=started.platform,
+        project_id=str(started.project_id),
         lot_id=str(lot_id),
         change={
             "version": version,
             "receipt_no": receipt.receipt_no,
             "accepted_at": accepted_at.isoformat(),
-            "bidder_credit_code": upload.credit_code,
+            "bidder_credit_code": declared.credit_code,
             "ciphertext_sha256": signed.ciphertext_sha256,
             "ciphertext_length": signed.ciphertext_length,
             "plaintext_sha256": signed.plaintext_sha256,
@@ -344,24 +410,22 @@ def _record(
                 "client_ip": ctx.client_ip if ctx else None,
                 "user_agent": ctx.user_agent if ctx else None,
                 "device_fingerprint": ctx.device_fingerprint if ctx else None,
-                "declared_device_fingerprint": declared.device_fingerprint,
-                "declared_document_author": declared.document_author,
-                "tool": declared.tool,
-                "deposit_payer_account": upload.deposit_payer_account,
+                "declared_device_fingerprint": declared_in_envelope.device_fingerprint,
+                "declared_document_author": declared_in_envelope.document_author,
+                "tool": declared_in_envelope.tool,
+                "deposit_payer_account": declared.deposit_payer_account,
             },
-            "idempotency_key": upload.idempotency_key,
+            "idempotency_key": declared.idempotency_key,
         },
     )
     return receipt
 
 
-def _store_receipt(
-    session: Session, bid: Bid, kind: str, version: int, signed: SignedReceipt, at: datetime
-) -> BidReceipt:
+def _receipt(bid_id: uuid.UUID, kind: str, version: int, signed: SignedReceipt, at: datetime) -> BidReceipt:
     body = signed.body
-    receipt = BidReceipt(
+    return BidReceipt(
         receipt_no=str(body["receipt_no"]),
-        bid_id=bid.id,
+        bid_id=bid_id,
         kind=kind,
         version=version,
         # Stored as the exact bytes signed, so what is served later verifies without re-encoding.
@@ -370,13 +434,23 @@ def _store_receipt(
         key_id=str(body["key_id"]),
         issued_at=at,
     )
+
+
+def _columns(receipt: BidReceipt) -> dict[str, Any]:
+    return {column.key: getattr(receipt, column.key) for column in _receipts.columns}
+
+
+def _store_receipt(
+    session: Session, bid: Bid, kind: str, version: int, signed: SignedReceipt, at: datetime
+) -> BidReceipt:
+    receipt = _receipt(bid.id, kind, version, signed, at)
     session.add(receipt)
     return receipt
 
 
-def _undo_withdrawal_refund(session: Session, bid: Bid) -> None:
+def _undo_withdrawal_refund(session: Session, bid_id: uuid.UUID) -> None:
     """A bid submitted again after its withdrawal keeps its deposit: nothing is due back any more."""
-    deposit = session.get(BidDeposit, bid.id)
+    deposit = session.get(BidDeposit, bid_id)
     if deposit is not None and deposit.refund_basis == "withdrawal" and deposit.refunded_at is None:
         deposit.refund_due_on, deposit.refund_basis = None, None
 
@@ -399,7 +473,9 @@ def lock_own_active_bid(session: Session, principal: Principal, lot_id: uuid.UUI
     """Lock the lot, check it is still open (DB clock), and find the caller's bid, not withdrawn."""
     org = organisation(principal)
     lot, project = open_lot(session, lot_id)
-    locked = lots.lock(session, lot.id)
+    # A share lock, like a submission's: bidders' own changes run in parallel, while a change of the
+    # lot's deadline or status (which locks it for update) waits for them, and they for it.
+    locked = lots.lock_for_bids(session, lot.id)
     now = ensure_open(session, locked)
     bid = own_bid(session, lot.id, org, lock=True)
     if bid is None:

@@ -4,8 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, aliased, load_only
 
 from services.trading.audit import emit
 from services.trading.catalogue import service as catalogue
@@ -95,6 +95,52 @@ def lock(session: Session, lot_id: uuid.UUID) -> Lot:
     return session.scalars(
         select(Lot).where(Lot.id == lot_id).with_for_update().execution_options(populate_existing=True)
     ).one()
+
+
+def lock_for_bids(session: Session, lot_id: uuid.UUID) -> Lot:
+    """The lot, re-read and share-locked (``FOR SHARE``) until the transaction ends: for a bidder's
+    change to its own bid (submit, withdraw, deposit), decided against the deadline and status read here.
+
+    ``FOR SHARE`` conflicts with ``FOR UPDATE`` (:func:`lock`) and with every ``UPDATE`` of the row,
+    but not with itself. So bids on one lot are recorded in parallel, while a deadline change, a
+    suspension or the opening, which take :func:`lock`, wait for every bid transaction holding the
+    share lock to end, and bids arriving after them wait for them and then read what they decided.
+    Deadline decisions and bids serialise exactly as with :func:`lock`; bids no longer serialise with
+    each other (two bids of one organisation still do, on their bid's row). ``FOR KEY SHARE`` would
+    not do: it does not conflict with a plain ``UPDATE`` of the deadline.
+
+    Share lockers do not queue behind a waiting :func:`lock`: while bid transactions overlap without
+    a gap, a writer waits for one. Each holds the lock for milliseconds (the upload is done before),
+    so the wait is short (docs/adr/0007-bid-surge.md gives the figure measured under a surge)."""
+    return session.scalars(_LOCK_FOR_BIDS, {"lot_id": lot_id}).one()
+
+
+def lock_for_bids_now(session: Session, lot_id: uuid.UUID) -> tuple[Lot, datetime]:
+    """:func:`lock_for_bids`, and the database clock read once the lock is held, in one round trip.
+    Of the lot, only its id, status and deadline are loaded.
+
+    The lock is taken in a ``MATERIALIZED`` CTE and the clock read by the query over it: a row
+    reaches the outer query only after the CTE's ``LockRows`` has locked it, so the clock cannot be
+    older than the lock. (Read in the locking ``SELECT`` itself, it would be evaluated when the scan
+    finds the row, before a wait for the lock, and again after it only if the row had been updated.)"""
+    row = session.execute(_LOCK_FOR_BIDS_NOW, {"lot_id": lot_id}).one()
+    return row[0], row[1]
+
+
+# Built once: they run in every bid's transaction.
+_LOCK_FOR_BIDS = (
+    select(Lot)
+    .where(Lot.id == bindparam("lot_id"))
+    .with_for_update(read=True)
+    .execution_options(populate_existing=True)
+)
+_locked = aliased(Lot, _LOCK_FOR_BIDS.cte("locked").prefix_with("MATERIALIZED"))
+# Only what the deadline decision reads is loaded (no JSON columns to decode for every bid).
+_LOCK_FOR_BIDS_NOW = (
+    select(_locked, func.clock_timestamp())
+    .options(load_only(_locked.id, _locked.status, _locked.bid_deadline))
+    .execution_options(populate_existing=True)
+)
 
 
 def ensure_not_suspended(lot: Lot) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from shared.clients.supervision import SupervisionClient
 from shared.credit_code import make_credit_code
 from shared.envelope import BidForm, build_plaintext_zip, seal, signer_for
-from shared.storage import BlobStore, LocalBlobStore, StoredBlob
+from shared.storage import BlobStore, BlobWriter, LocalBlobStore, StoredBlob, writer_for
 from tests.support.inprocess import InProcessTransport
 from tests.support.pki import IssuedCert, issue_leaf, make_ca
 from tests.trading.notices.conftest import (  # noqa: F401 - fixtures re-used from the notices tests
@@ -209,11 +209,39 @@ class GatedStore:
 
         return self.inner.put(gated(), max_bytes=max_bytes)
 
+    def writer(self, *, max_bytes: int) -> BlobWriter:
+        """Bids push their ciphertext into a writer: the hook runs once its checks have passed."""
+        return GatedWriter(writer_for(self.inner, max_bytes=max_bytes), self.hook)
+
     def open(self, sha256: str) -> Iterator[bytes]:
         return self.inner.open(sha256)
 
     def exists(self, sha256: str) -> bool:
         return self.inner.exists(sha256)
+
+
+class GatedWriter:
+    def __init__(self, inner: BlobWriter, hook: Callable[[], None]) -> None:
+        self.inner = inner
+        self.hook = hook
+
+    @property
+    def size(self) -> int:
+        return self.inner.size
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        self.inner.write(chunk)
+
+    def finish(self, check: Callable[[StoredBlob], None] | None = None) -> StoredBlob:
+        def gated(blob: StoredBlob) -> None:
+            if check is not None:
+                check(blob)
+            self.hook()
+
+        return self.inner.finish(gated)
+
+    def discard(self) -> None:
+        self.inner.discard()
 
 
 @pytest.fixture

@@ -1,0 +1,243 @@
+"""One bid submission, orchestrated on the event loop (the endpoint is ``async``).
+
+The phases of :mod:`services.trading.bids.service` take as few worker-thread hops as there are
+blocking steps: the first transaction, which also opens the store's temporary file (one hop); the
+upload, read on the loop while supervision is asked in parallel (:mod:`services.trading.bids.credit`);
+then the ciphertext's final check, ``fsync`` and the transaction that records the bid (one hop). The
+receipt is answered after that commit.
+
+The database work of the hops is limited to as many bids at once as the connection pool keeps
+connections, so a surge never opens (and closes again) connections beyond the pool, each costing
+PostgreSQL a new backend; and bids use at most twice that many worker threads, so the process's
+other requests keep theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any, ParamSpec, TypeVar
+
+import anyio.to_thread
+from anyio import CancelScope, CapacityLimiter
+from fastapi import FastAPI, Request
+from sqlalchemy.orm import Session
+
+from services.trading.bids import credit, idempotency, service
+from services.trading.bids.errors import envelope_rejected
+from services.trading.bids.idempotency import Claim
+from services.trading.bids.models import BidReceipt
+from services.trading.bids.receipts import ReceiptSigner
+from services.trading.bids.state import receipt_signer, trust_store
+from services.trading.bids.upload import ReceivedEnvelope, digest_body, receive_envelope
+from services.trading.documents.streaming import blob_store
+from services.trading.settings import TradingSettings
+from shared.auth import Principal
+from shared.envelope import EnvelopeRejected
+from shared.storage import BlobStore, BlobWriter, writer_for
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Used when the engine's pool does not say how many connections it keeps (a test's pool may not).
+_DEFAULT_CONNECTIONS = 10
+_connections_lock = threading.Lock()
+
+
+class _Slots:
+    """A semaphore that serves its waiters in order: a released slot is handed to the longest
+    waiting thread, never taken by one that just arrived (``threading.Semaphore`` lets a newcomer
+    barge in, so a bid could be overtaken again and again while the deadline approaches)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._free = size
+        self._waiting: deque[threading.Event] = deque()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return
+            turn = threading.Event()
+            self._waiting.append(turn)
+        turn.wait()
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()  # the slot passes on without being freed
+            else:
+                self._free += 1
+
+
+def _connections(app: FastAPI) -> _Slots:
+    """As many bids at once in the database as the pool keeps connections.
+
+    Taken in the worker thread, around the database work only: held neither while the thread waits
+    to start nor while the event loop gets round to resuming the request. (An anyio limiter token is
+    held across both; under a surge, with the loop busy with 64 uploads, that was ~20 ms per hop
+    on top of the work, and bids queued ~200 ms for tokens: docs/adr/0007-bid-surge.md.)"""
+    slots: _Slots | None = getattr(app.state, "bid_connections", None)
+    if slots is None:
+        with _connections_lock:
+            slots = getattr(app.state, "bid_connections", None)
+            if slots is None:
+                size = getattr(app.state.engine.pool, "size", lambda: _DEFAULT_CONNECTIONS)()
+                slots = app.state.bid_connections = _Slots(max(1, size))
+    return slots
+
+
+_threads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = weakref.WeakKeyDictionary()
+
+
+def _thread_limiter(app: FastAPI) -> CapacityLimiter:
+    """Twice as many worker threads for bids as database slots: enough to keep every slot busy, and
+    the rest of the process's threads stay free for its other requests (and for the token check
+    that every bid needs before it gets here). One per event loop: anyio's limiter belongs to the
+    loop it was first used on (tests run several)."""
+    loop = asyncio.get_running_loop()
+    limiter = _threads.get(loop)
+    if limiter is None:
+        limiter = _threads[loop] = CapacityLimiter(2 * _connections(app).size)
+    return limiter
+
+
+async def _in_thread(app: FastAPI, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``call`` in a worker thread. The request's context goes along: the request id, client
+    address and device fingerprint that the version and the audit event record."""
+    return await anyio.to_thread.run_sync(lambda: call(*args, **kwargs), limiter=_thread_limiter(app))
+
+
+@contextmanager
+def _session(app: FastAPI) -> Iterator[Session]:
+    with _connections(app), app.state.session_factory() as session:
+        yield session
+
+
+def _start(
+    app: FastAPI,
+    principal: Principal,
+    lot_id: uuid.UUID,
+    declared: service.Declared,
+    claim_ttl: timedelta,
+    store: BlobStore,
+    max_bytes: int,
+) -> tuple[service.Started, BlobWriter] | service.Replayed:
+    with _session(app) as session:
+        started = service.start(session, principal, lot_id, declared, claim_ttl=claim_ttl)
+    if isinstance(started, service.Replayed):
+        return started
+    # Created here rather than on the loop: creating a file waits for the directory's lock, which
+    # the renames of other bids' blobs into the store take at the same time.
+    try:
+        return started, writer_for(store, max_bytes=max_bytes)
+    except BaseException:
+        if started.held is not None:
+            _release(app, started.held)
+        raise
+
+
+def _release(app: FastAPI, held: Claim) -> None:
+    with _session(app) as session:
+        service.release(session, held)
+
+
+def _store_and_record(
+    app: FastAPI,
+    principal: Principal,
+    started: service.Started,
+    received: ReceivedEnvelope,
+    declared: service.Declared,
+    signer: ReceiptSigner,
+) -> BidReceipt:
+    try:
+        # Before the transaction: the bytes are checked and on disk before the row naming them commits.
+        received.store()
+    except EnvelopeRejected as exc:
+        raise envelope_rejected(exc) from exc
+    with _session(app) as session:
+        receipt = service.record(session, principal, started, received, declared, signer)
+        # Committed before the answer: a receipt is issued only for a bid that is stored.
+        session.commit()
+    relay = getattr(app.state, "relay", None)
+    if relay is not None:
+        relay.wake()  # ship the audit event now rather than at the next poll
+    return receipt
+
+
+async def submit(
+    request: Request, principal: Principal, lot_id: uuid.UUID, declared: service.Declared
+) -> tuple[BidReceipt, bool]:
+    """Accept a new version of the caller's bid; returns its receipt and whether it is a replay."""
+    app: FastAPI = request.app
+    settings: TradingSettings = app.state.settings
+    claim_ttl = timedelta(seconds=settings.idempotency_claim_seconds)
+    max_bytes = settings.max_bid_bytes
+    opened = await _in_thread(app, _start, app, principal, lot_id, declared, claim_ttl, blob_store(request), max_bytes)
+    if isinstance(opened, service.Replayed):
+        # The first receipt again if the body is the same; the body is hashed, not stored.
+        body_sha256 = await digest_body(request.stream(), max_bytes=max_bytes)
+        if opened.lot_id != lot_id or body_sha256 != opened.body_sha256:
+            raise idempotency.key_reused()
+        return opened.receipt, True
+    started, ciphertext = opened
+    # Only the declared credit code is needed, so supervision is asked while the envelope streams in.
+    # (Not before the first transaction: that would win a little more time, but the tests run
+    # supervision in-process on the very connection the first transaction is using.)
+    asked = asyncio.ensure_future(credit.credit_checks(app).status(declared.credit_code))
+    checked = asyncio.ensure_future(credit.ensure_may_bid(asked, started.law))
+    try:
+        try:
+            received = await receive_envelope(
+                request.stream(),
+                ciphertext,
+                trust=trust_store(request),
+                at=started.now,
+                lot_id=str(started.lot_id),
+                credit_code=declared.credit_code,
+                max_bytes=max_bytes,
+                stop=lambda: _refused(checked),
+            )
+        except EnvelopeRejected as exc:
+            await checked  # a refusal of the credit check is the answer, see _refused
+            raise envelope_rejected(exc) from exc
+        except Exception:
+            await checked
+            raise
+        await checked
+        receipt = await _in_thread(
+            app, _store_and_record, app, principal, started, received, declared, receipt_signer(request)
+        )
+    except BaseException:
+        _drop(checked)
+        _drop(asked)
+        ciphertext.discard()  # nothing once stored: the blob is in place and stays, unreferenced
+        if started.held is not None:
+            with CancelScope(shield=True):
+                await _in_thread(app, _release, app, started.held)
+        raise
+    return receipt, False
+
+
+def _drop(future: asyncio.Future[Any]) -> None:
+    """Stop waiting for a credit check whose answer no longer matters (the request failed)."""
+    future.cancel()
+    if future.done() and not future.cancelled():
+        future.exception()  # taken, so that asyncio does not log a refusal nobody needs
+
+
+def _refused(checked: asyncio.Future[None]) -> None:
+    """Stop reading the upload of a bidder that supervision refused (or could not judge) meanwhile.
+
+    Whenever the upload fails, the credit check's refusal is the answer, as when the check was made
+    before the upload: a banned bidder is told it is banned, not that its file was malformed."""
+    if checked.done() and not checked.cancelled() and checked.exception() is not None:
+        checked.result()
