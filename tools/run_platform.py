@@ -96,7 +96,9 @@ def stop_services(procs: dict[str, subprocess.Popen[bytes]]) -> None:
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
+            # Graceful shutdown waits for open connections (an opening hall's live feed, say).
             proc.kill()
+            proc.wait(10)
 
 
 def main() -> int:

@@ -163,17 +163,20 @@ def db_now(platform: Platform) -> datetime:
 
 
 class FeedListener(threading.Thread):
-    """Reads the opening hall's server-sent events, as a bidder's browser would."""
+    """Reads the opening hall's server-sent events, as a bidder's browser would, until the feed
+    ends or :meth:`close` hangs up (the feed of an unfinished opening stays open for minutes)."""
 
     def __init__(self, url: str, headers: dict[str, str]) -> None:
         super().__init__(daemon=True)
         self.url, self.headers = url, headers
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.error: BaseException | None = None
+        self._client = httpx.Client(timeout=httpx.Timeout(10.0, read=120.0))
+        self._closed = threading.Event()
 
     def run(self) -> None:
         try:
-            with httpx.stream("GET", self.url, headers=self.headers, timeout=httpx.Timeout(10.0, read=120.0)) as reply:
+            with self._client.stream("GET", self.url, headers=self.headers) as reply:
                 assert reply.status_code == 200, reply.read()
                 event, data = "message", ""
                 for line in reply.iter_lines():
@@ -187,7 +190,13 @@ class FeedListener(threading.Thread):
                             return
                         event, data = "message", ""
         except BaseException as exc:  # noqa: BLE001 - reported by the test
-            self.error = exc
+            if not self._closed.is_set():
+                self.error = exc
+
+    def close(self) -> None:
+        self._closed.set()
+        self._client.close()
+        self.join(10)
 
     def names(self) -> list[str]:
         return [name for name, _ in self.events]

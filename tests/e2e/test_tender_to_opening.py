@@ -206,9 +206,12 @@ def test_register_publish_bid_and_open_remotely(platform: Platform, tmp_path: Pa
 
     # -- the hall's live feed saw it all -------------------------------------------------------------
     wanted = {"bidder.signed_in", "bid.decrypted", "decryption.closed", "record.published", "objection.answered"}
-    wait_for(lambda: True if wanted <= set(feed.names()) or feed.error else None, what="the feed's events")
-    assert feed.error is None, feed.error
-    assert wanted <= set(feed.names())
+    try:
+        wait_for(lambda: True if wanted <= set(feed.names()) or feed.error else None, what="the feed's events")
+        assert feed.error is None, feed.error
+        assert wanted <= set(feed.names())
+    finally:
+        feed.close()
 
     # -- every step is in supervision's stored audit events ------------------------------------------
     with platform.engine.connect() as conn:

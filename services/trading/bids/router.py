@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from sqlalchemy.orm import Session
 
 from services.trading.bids import deposits, service, submission
 from services.trading.bids.errors import UnsupportedMediaType
@@ -30,7 +29,7 @@ from services.trading.bids.upload import too_large
 from services.trading.settings import TradingSettings
 from shared.auth import Principal, require
 from shared.credit_code import InvalidCreditCode, validate_credit_code
-from shared.db import DbSession, db_today
+from shared.db import DbSession, commit_before_answering, db_today
 from shared.ed25519_keys import public_key_bytes
 from shared.errors import Unprocessable
 
@@ -62,17 +61,6 @@ IDEMPOTENCY_KEY = Header(
 PAYER_ACCOUNT = Header(
     None, alias="X-Deposit-Payer-Account", max_length=64, description="the account the bid deposit was paid from"
 )
-
-
-def commit_before_answering(session: Session) -> None:
-    """Commit now, not in the session dependency's teardown, on every path that takes row locks
-    (the lot's, a deposit's).
-
-    For a ``def`` endpoint FastAPI validates the response in its thread pool *before* that teardown
-    runs. Under a deadline surge every pool thread can be a bid waiting for the lot's lock, and the
-    holder of the lock would then wait for a thread to serialise its answer, never committing: a
-    deadlock. Committed here, the lock is released while this request still has its thread."""
-    session.commit()
 
 
 def receipt_out(receipt: BidReceipt) -> ReceiptOut:

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from services.trading.bids.router import commit_before_answering
 from services.trading.documents.streaming import blob_store
 from services.trading.lots.router import out as lot_out
 from services.trading.lots.schemas import LotOut
@@ -36,7 +35,7 @@ from services.trading.opening.schemas import (
 from services.trading.settings import TradingSettings
 from shared.auth import Principal, require
 from shared.contracts.trading import OpeningResult
-from shared.db import DbSession
+from shared.db import DbSession, commit_before_answering
 from shared.storage import BlobStore
 
 router = APIRouter(tags=["opening"])
