@@ -255,16 +255,8 @@ def redraw(
         request["evaluation_ends_at"] = utc_text(body.evaluation_ends_at)
     if old.status != "void":
         _void_family(session, old, body.reason, principal)
-    document = request_document("redraw", str(old.id), body.reason, request)
-    requested_by = body.requested_by or principal.subject
-    return _start(
-        session,
-        principal,
-        settings,
-        supervision,
-        existing=None,
-        new=lambda: _new_draw(session, principal, "redraw", old, document, requested_by, key, digest),
-        digest=digest,
+    return _start_follow_up(
+        session, principal, "redraw", old, request, body, key, digest, settings=settings, supervision=supervision
     )
 
 
@@ -294,7 +286,36 @@ def supplementary(
         return _replay_or_raise(session, principal, key, refusal, settings, supervision, digest)
     request = dict(main.request["request"])
     request["specialties"] = lines
-    document = request_document("supplementary", str(main.id), body.reason, request)
+    return _start_follow_up(
+        session,
+        principal,
+        "supplementary",
+        main,
+        request,
+        body,
+        key,
+        digest,
+        settings=settings,
+        supervision=supervision,
+    )
+
+
+def _start_follow_up(
+    session: Session,
+    principal: Principal,
+    kind: str,
+    parent: Draw,
+    request: dict[str, Any],
+    body: RedrawIn | SupplementaryIn,
+    key: str,
+    digest: str,
+    *,
+    settings: ExpertPoolSettings,
+    supervision: SupervisionClient,
+) -> tuple[Draw, bool]:
+    """A re-draw or a supplementary draw of ``parent``: its own request document (kind, parent and
+    the stated reason), then the same commit-then-select path as an initial draw."""
+    document = request_document(kind, str(parent.id), body.reason, request)
     requested_by = body.requested_by or principal.subject
     return _start(
         session,
@@ -302,7 +323,7 @@ def supplementary(
         settings,
         supervision,
         existing=None,
-        new=lambda: _new_draw(session, principal, "supplementary", main, document, requested_by, key, digest),
+        new=lambda: _new_draw(session, principal, kind, parent, document, requested_by, key, digest),
         digest=digest,
     )
 
