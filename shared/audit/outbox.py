@@ -63,6 +63,68 @@ class OutboxMixin:
         return (Index("ix_audit_outbox_pending", "xid", "id", postgresql_where=text("delivered_at IS NULL")),)
 
 
+# What :func:`event_values` sets, in the order :func:`insert_event_sql` writes it.
+EVENT_COLUMNS = (
+    "event_id",
+    "actor",
+    "actor_role",
+    "organisation",
+    "platform",
+    "action",
+    "object_type",
+    "object_id",
+    "project_id",
+    "lot_id",
+    "change",
+    "digest",
+    "client_ip",
+    "user_agent",
+    "device_fingerprint",
+    "request_id",
+)
+
+
+def event_values(
+    *,
+    principal: Principal | None,
+    action: str,
+    object_type: str,
+    object_id: str,
+    change: dict[str, Any],
+    platform: str | None,
+    organisation: str | None = None,
+    project_id: str | None = None,
+    lot_id: str | None = None,
+    actor: str | None = None,
+    actor_role: str | None = None,
+) -> dict[str, Any]:
+    """The columns of one audit event that the writer sets (the rest are server defaults).
+
+    ``change`` is what changed, without secrets; its SHA-256 over canonical JSON is the digest the
+    ledger keeps. Actor defaults to the principal; pass ``actor``/``actor_role`` for anonymous steps
+    such as a failed login.
+    """
+    ctx = current()
+    return {
+        "event_id": uuid.uuid4(),
+        "actor": actor if actor is not None else (principal.subject if principal else None),
+        "actor_role": actor_role or (principal.primary_role if principal else "anonymous"),
+        "organisation": organisation if organisation is not None else (principal.org if principal else None),
+        "platform": platform,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "project_id": project_id,
+        "lot_id": lot_id,
+        "change": change,
+        "digest": change_digest(change),
+        "client_ip": ctx.client_ip if ctx else None,
+        "user_agent": ctx.user_agent[:512] if ctx and ctx.user_agent else None,
+        "device_fingerprint": ctx.device_fingerprint if ctx else None,
+        "request_id": ctx.request_id if ctx else None,
+    }
+
+
 def record_event(
     session: Session,
     model: Callable[..., OutboxMixin],
@@ -79,30 +141,39 @@ def record_event(
     actor: str | None = None,
     actor_role: str | None = None,
 ) -> OutboxMixin:
-    """Add an audit event to the caller's transaction (it commits or rolls back with the change).
-
-    ``change`` is what changed, without secrets; its SHA-256 over canonical JSON is the digest the
-    ledger keeps. Actor defaults to the principal; pass ``actor``/``actor_role`` for anonymous steps
-    such as a failed login.
-    """
-    ctx = current()
-    event = model(
-        event_id=uuid.uuid4(),
-        actor=actor if actor is not None else (principal.subject if principal else None),
-        actor_role=actor_role or (principal.primary_role if principal else "anonymous"),
-        organisation=organisation if organisation is not None else (principal.org if principal else None),
-        platform=platform,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        project_id=project_id,
-        lot_id=lot_id,
-        change=change,
-        digest=change_digest(change),
-        client_ip=ctx.client_ip if ctx else None,
-        user_agent=ctx.user_agent[:512] if ctx and ctx.user_agent else None,
-        device_fingerprint=ctx.device_fingerprint if ctx else None,
-        request_id=ctx.request_id if ctx else None,
+    """Add an audit event (see :func:`event_values`) to the caller's transaction: it commits or
+    rolls back with the change."""
+    row = model(
+        **event_values(
+            principal=principal,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            change=change,
+            platform=platform,
+            organisation=organisation,
+            project_id=project_id,
+            lot_id=lot_id,
+            actor=actor,
+            actor_role=actor_role,
+        )
     )
-    session.add(event)
-    return event
+    session.add(row)
+    return row
+
+
+def insert_event_sql(table: str, prefix: str) -> str:
+    """``insert into <table> (…) values (:<prefix>…)`` of :func:`event_values`' columns, for a path
+    that writes the event inside a larger statement instead of through the unit of work (the bid
+    submission: one round trip and no flush). Bind ``<prefix>change`` as JSON text, see
+    :func:`event_params`."""
+    values = ", ".join(f"cast(:{prefix}{c} as jsonb)" if c == "change" else f":{prefix}{c}" for c in EVENT_COLUMNS)
+    return f"insert into {table} ({', '.join(EVENT_COLUMNS)}) values ({values})"  # noqa: S608 - our column names
+
+
+def event_params(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of :func:`insert_event_sql` for one event's :func:`event_values` (``change``
+    as canonical JSON text, which the statement casts)."""
+    values = dict(values)
+    values["change"] = canonical_json(values["change"]).decode()
+    return {f"{prefix}{name}": value for name, value in values.items()}

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from services.trading.db import OutboxEvent
-from shared.audit.outbox import record_event
+from shared.audit.outbox import EVENT_COLUMNS, change_digest, event_params, event_values, insert_event_sql, record_event
 from shared.audit.relay import OutboxRelay
 from tools import migrate
 
@@ -189,3 +189,31 @@ def test_backoff_is_not_cut_short_by_busy_requests(outbox):
         relay.stop()
     # Backing off 0.2, 0.4, 0.8 s: at most four attempts in a second, not one per wake (~100).
     assert 1 <= len(attempts) <= 4, attempts
+
+
+def test_an_event_written_as_sql_is_the_row_record_event_writes(outbox):
+    """The bid submission writes its event inside its own statement (insert_event_sql); the relay
+    and the ledger must not be able to tell it from one added through the unit of work."""
+    event = {
+        "principal": None,
+        "action": "a.b",
+        "object_type": "t",
+        "object_id": "x",
+        "change": {"b": [1, "二"], "a": {"z": None}},
+        "platform": "gaoping",
+        "actor_role": "operator",
+        "lot_id": "lot",
+    }
+    values = event_values(**event)
+    assert tuple(values) == EVENT_COLUMNS
+    with outbox.begin() as conn:
+        conn.execute(text(insert_event_sql("trading.audit_outbox", "e_")), event_params("e_", values))
+    with Session(outbox) as session, session.begin():
+        record_event(session, OutboxEvent, **event)
+    compared = [c for c in EVENT_COLUMNS if c != "event_id"]
+    query = f"select {', '.join(compared)}, xid, occurred_at from trading.audit_outbox order by id"  # noqa: S608
+    with outbox.connect() as conn:
+        as_sql, as_orm = conn.execute(text(query)).mappings().all()
+    assert {c: as_sql[c] for c in compared} == {c: as_orm[c] for c in compared}
+    assert as_sql["change"] == event["change"] and as_sql["digest"] == change_digest(event["change"])
+    assert as_sql["xid"] > 0 and as_sql["occurred_at"] is not None  # the server's defaults, as for the ORM

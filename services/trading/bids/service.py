@@ -36,10 +36,12 @@ from services.trading.bids.models import Bid, BidDeposit, BidReceipt, BidVersion
 from services.trading.bids.receipts import ReceiptSigner, SignedReceipt, new_receipt_no, receipt_body
 from services.trading.bids.upload import ReceivedEnvelope
 from services.trading.catalogue.models import CatalogueVersion
+from services.trading.db import OutboxEvent
 from services.trading.lots import service as lots
 from services.trading.lots.models import Lot
 from services.trading.notices.models import Notice, NoticeLot
 from services.trading.projects.models import Project
+from shared.audit.outbox import event_params, event_values, insert_event_sql
 from shared.auth import Principal
 from shared.db import db_now, db_today
 from shared.envelope import EnvelopeRejected
@@ -181,13 +183,16 @@ def _insert(table: Table, prefix: str) -> str:
     return f"insert into {table.fullname} ({', '.join(columns)}) values ({values})"  # noqa: S608 - the models' names
 
 
-# The receipt, the version and (with an Idempotency-Key) the claim bound to them, in one statement
-# and one round trip; the versions' and the claim's foreign keys to the receipt are checked at its
-# end, when the receipt inserted by the first part is there.
-_RECORD = text(f"with receipt as ({_insert(_receipts, 'r_')}) {_insert(_versions, 'v_')}")
-_RECORD_AND_BIND = text(
-    f"with receipt as ({_insert(_receipts, 'r_')}), version as ({_insert(_versions, 'v_')}) {idempotency.BIND_CLAIM}"
+# The receipt, the version, the audit event and (with an Idempotency-Key) the claim bound to them,
+# in one statement and one round trip, with no unit-of-work flush; the versions' and the claim's
+# foreign keys to the receipt are checked at its end, when the receipt inserted by the first part is
+# there. The event's columns are the ones ``emit`` writes (shared/audit/outbox.py builds both).
+_WRITES = (
+    f"with receipt as ({_insert(_receipts, 'r_')}), version as ({_insert(_versions, 'v_')})"
+    f", event as ({insert_event_sql(cast(Table, OutboxEvent.__table__).fullname, 'e_')})"
 )
+_RECORD = text(f"{_WRITES} select 1")
+_RECORD_AND_BIND = text(f"{_WRITES} {idempotency.BIND_CLAIM}")
 _NEXT_VERSION = (
     update(_bids)
     .where(_bids.c.id == bindparam("bid_id"))
@@ -290,8 +295,8 @@ def record(
     Under a share lock on the lot, ``clock_timestamp()`` strictly before the deadline and the lot not
     suspended; then the version, its signed receipt, the claim bound to it and the audit event. Every
     round trip and every unit-of-work flush here is paid by every bid of a surge, so: the lock and the
-    clock in one statement, the bid's row in one, the receipt, the version and the claim in one, the
-    audit event (through ``emit``, flushed at commit) in one.
+    clock in one statement, the bid's row in one, and the receipt, the version, the audit event and
+    the claim in one (Core, no flush).
     """
     org = organisation(principal)
     lot_id = started.lot_id
@@ -363,24 +368,7 @@ def record(
         "idempotency_key": declared.idempotency_key,
         "request_id": ctx.request_id if ctx else None,
     }
-    row = {f"r_{name}": value for name, value in _columns(receipt).items()}
-    row |= {f"v_{name}": value for name, value in accepted.items()}
-    core = session.connection()
-    if started.held is None:
-        core.execute(_RECORD, row)
-    else:
-        bind = idempotency.bind_params(
-            started.held, body_sha256=received.envelope_sha256, receipt_no=receipt.receipt_no, now=accepted_at
-        )
-        if core.execute(_RECORD_AND_BIND, row | bind).first() is None:
-            # Taken over as abandoned while this upload was still running: the other attempt owns it now.
-            raise idempotency.in_progress()
-    if not created:
-        if bid.status == "withdrawn":
-            _undo_withdrawal_refund(session, bid.id)
-        core.execute(_NEXT_VERSION, {"bid_id": bid.id, "version": version, "at": accepted_at})
-    emit(
-        session,
+    event = event_values(
         principal=principal,
         action=action,
         object_type="bid",
@@ -418,6 +406,23 @@ def record(
             "idempotency_key": declared.idempotency_key,
         },
     )
+    row = {f"r_{name}": value for name, value in _columns(receipt).items()}
+    row |= {f"v_{name}": value for name, value in accepted.items()}
+    row |= event_params("e_", event)
+    core = session.connection()
+    if started.held is None:
+        core.execute(_RECORD, row)
+    else:
+        bind = idempotency.bind_params(
+            started.held, body_sha256=received.envelope_sha256, receipt_no=receipt.receipt_no, now=accepted_at
+        )
+        if core.execute(_RECORD_AND_BIND, row | bind).first() is None:
+            # Taken over as abandoned while this upload was still running: the other attempt owns it now.
+            raise idempotency.in_progress()
+    if not created:
+        if bid.status == "withdrawn":
+            _undo_withdrawal_refund(session, bid.id)
+        core.execute(_NEXT_VERSION, {"bid_id": bid.id, "version": version, "at": accepted_at})
     return receipt
 
 

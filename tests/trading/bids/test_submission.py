@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from services.trading.bids.receipts import verify_receipt
+from shared.audit.outbox import change_digest
 from shared.envelope.codec import canonical_json
 from tests.shared.envelope.conftest import resign
 from tests.support.pki import issue_leaf
@@ -76,6 +77,8 @@ def test_happy_path_receipt_verifies_offline(bidding, receipt_key, connection, o
     assert event["change"]["certificate"]["subject_serial"] == who.credit_code
     assert event["change"]["receipt_no"] == receipt["receipt_no"]
     assert event["change"]["envelope_sha256"] == receipt["envelope_sha256"]
+    # Written by the submission's own statement, not by emit: the digest is still the ledger's.
+    assert event["digest"] == change_digest(event["change"]) and event["request_id"]
 
 
 def test_public_key_is_public_and_names_the_signing_key(trading, bidding, receipt_key):
