@@ -1,6 +1,13 @@
 """Offline verification of portal-issued tokens, and the FastAPI dependencies built on it."""
 
-from shared.auth.deps import Authenticator, current_principal, ensure_city, ensure_platform_access, require
+from shared.auth.deps import (
+    Authenticator,
+    current_principal,
+    ensure_city,
+    ensure_platform_access,
+    require,
+    require_on_loop,
+)
 from shared.auth.principal import ROLES, Principal
 from shared.auth.tokens import TokenRejected, verify_token
 
@@ -13,5 +20,6 @@ __all__ = [
     "ensure_city",
     "ensure_platform_access",
     "require",
+    "require_on_loop",
     "verify_token",
 ]

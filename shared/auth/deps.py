@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
-from shared.auth.keys import KeySource
+from shared.auth.keys import KeySource, WouldBlock
 from shared.auth.principal import Principal
 from shared.auth.revocations import RevocationSource
 from shared.auth.tokens import verify_token
@@ -24,13 +25,18 @@ class Authenticator:
     revocations: RevocationSource | None
     issuer: str = ISSUER
 
-    def authenticate(self, request: Request) -> Principal:
+    def authenticate(self, request: Request, *, wait: bool = True) -> Principal:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated()
         return verify_token(
-            token.strip(), audience=self.audience, issuer=self.issuer, keys=self.keys, revocations=self.revocations
+            token.strip(),
+            audience=self.audience,
+            issuer=self.issuer,
+            keys=self.keys,
+            revocations=self.revocations,
+            wait=wait,
         )
 
 
@@ -44,15 +50,50 @@ def current_principal(request: Request) -> Principal:
     return principal
 
 
+async def current_principal_on_loop(request: Request) -> Principal:
+    """:func:`current_principal` for ``async`` endpoints: checked on the event loop while the keys
+    and the revocation list are cached (CPU only), in a worker thread when one must be fetched."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    authenticator: Authenticator = request.app.state.authenticator
+    try:
+        principal = authenticator.authenticate(request, wait=False)
+    except WouldBlock:
+        principal = await run_in_threadpool(authenticator.authenticate, request)
+    request.state.principal = principal
+    return principal
+
+
 def require(*roles: str, typ: str | None = None, scopes: tuple[str, ...] = ()) -> Callable[[Request], Principal]:
     """A dependency admitting principals with any of ``roles`` (users) or all ``scopes`` (services).
 
     ``typ="service"`` admits machine tokens only (a user token is refused even with a matching
     role), ``typ="user"`` people only; ``None`` admits either, each by its own test.
     """
+    admit = _admission(roles, typ, scopes)
 
     def dependency(request: Request) -> Principal:
-        principal = current_principal(request)
+        return admit(current_principal(request))
+
+    return dependency
+
+
+def require_on_loop(
+    *roles: str, typ: str | None = None, scopes: tuple[str, ...] = ()
+) -> Callable[[Request], Awaitable[Principal]]:
+    """:func:`require` as an ``async`` dependency, for ``async`` endpoints (the bid upload): a
+    synchronous dependency would cost each request a round trip through a worker thread."""
+    admit = _admission(roles, typ, scopes)
+
+    async def dependency(request: Request) -> Principal:
+        return admit(await current_principal_on_loop(request))
+
+    return dependency
+
+
+def _admission(roles: tuple[str, ...], typ: str | None, scopes: tuple[str, ...]) -> Callable[[Principal], Principal]:
+    def admit(principal: Principal) -> Principal:
         if typ is not None and principal.typ != typ:
             raise Forbidden(
                 "此接口不接受该类型的令牌", code="wrong_token_type", details={"required": typ, "got": principal.typ}
@@ -68,7 +109,7 @@ def require(*roles: str, typ: str | None = None, scopes: tuple[str, ...] = ()) -
             raise Forbidden("当前角色无权执行此操作", code="forbidden_role", details={"allowed": list(roles)})
         return principal
 
-    return dependency
+    return admit
 
 
 def ensure_platform_access(principal: Principal, object_platform: str, *, what: str = "对象") -> None:

@@ -19,8 +19,19 @@ from shared.errors import DependencyUnavailable
 Jwk = dict[str, Any]
 
 
+class WouldBlock(Exception):
+    """Raised by a key or revocation source asked to answer without waiting (``wait=False``, on an
+    event loop) when the answer needs a fetch, or a lock another thread holds while it fetches: ask
+    again where blocking is allowed, in a worker thread."""
+
+
+def acquire_or_would_block(lock: threading.Lock, *, wait: bool) -> None:
+    if not lock.acquire(blocking=wait):
+        raise WouldBlock
+
+
 class KeySource(Protocol):
-    def get_key(self, kid: str) -> Jwk | None: ...
+    def get_key(self, kid: str, *, wait: bool = True) -> Jwk | None: ...
 
 
 class StaticKeySource:
@@ -29,7 +40,7 @@ class StaticKeySource:
     def __init__(self, keys: list[Jwk]) -> None:
         self._keys = {k["kid"]: k for k in keys}
 
-    def get_key(self, kid: str) -> Jwk | None:
+    def get_key(self, kid: str, *, wait: bool = True) -> Jwk | None:
         return self._keys.get(kid)
 
 
@@ -43,12 +54,17 @@ class CallableKeySource:
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
 
-    def get_key(self, kid: str) -> Jwk | None:
-        with self._lock:
+    def get_key(self, kid: str, *, wait: bool = True) -> Jwk | None:
+        acquire_or_would_block(self._lock, wait=wait)
+        try:
             if kid not in self._keys or time.monotonic() - self._loaded_at > self._ttl:
+                if not wait:
+                    raise WouldBlock
                 self._keys = {k["kid"]: k for k in self._load()}
                 self._loaded_at = time.monotonic()
             return self._keys.get(kid)
+        finally:
+            self._lock.release()
 
 
 class JwksKeySource:
@@ -77,11 +93,16 @@ class JwksKeySource:
             return  # keep verifying with the keys we have; they were valid when fetched
         self._keys = {k["kid"]: k for k in keys if isinstance(k, dict) and "kid" in k}
 
-    def get_key(self, kid: str) -> Jwk | None:
-        with self._lock:
+    def get_key(self, kid: str, *, wait: bool = True) -> Jwk | None:
+        acquire_or_would_block(self._lock, wait=wait)
+        try:
             age = time.monotonic() - self._fetched_at
             stale = age > self._cache_seconds
             unknown = kid not in self._keys and age > self._min_refetch_interval
             if stale or unknown:
+                if not wait:
+                    raise WouldBlock
                 self._fetch()
             return self._keys.get(kid)
+        finally:
+            self._lock.release()

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import httpx
 
+from shared.auth.keys import WouldBlock, acquire_or_would_block
 from shared.errors import DependencyUnavailable
 
 # subject -> epoch seconds at which it was disabled; tokens issued at or before that are refused.
@@ -22,14 +23,14 @@ Revoked = dict[str, int]
 
 
 class RevocationSource(Protocol):
-    def revoked_at(self, subject: str) -> int | None: ...
+    def revoked_at(self, subject: str, *, wait: bool = True) -> int | None: ...
 
 
 class StaticRevocations:
     def __init__(self, revoked: Revoked | None = None) -> None:
         self.revoked = dict(revoked or {})
 
-    def revoked_at(self, subject: str) -> int | None:
+    def revoked_at(self, subject: str, *, wait: bool = True) -> int | None:
         return self.revoked.get(subject)
 
 
@@ -43,12 +44,17 @@ class CallableRevocations:
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
 
-    def revoked_at(self, subject: str) -> int | None:
-        with self._lock:
+    def revoked_at(self, subject: str, *, wait: bool = True) -> int | None:
+        acquire_or_would_block(self._lock, wait=wait)
+        try:
             if time.monotonic() - self._loaded_at > self._ttl:
+                if not wait:
+                    raise WouldBlock
                 self._revoked = self._load()
                 self._loaded_at = time.monotonic()
             return self._revoked.get(subject)
+        finally:
+            self._lock.release()
 
 
 class HttpRevocations:
@@ -72,10 +78,13 @@ class HttpRevocations:
         self._attempted_at = float("-inf")
         self._lock = threading.Lock()
 
-    def revoked_at(self, subject: str) -> int | None:
-        with self._lock:
+    def revoked_at(self, subject: str, *, wait: bool = True) -> int | None:
+        acquire_or_would_block(self._lock, wait=wait)
+        try:
             now = time.monotonic()
             if now - self._fetched_at > self._cache_seconds and now - self._attempted_at >= self._retry_seconds:
+                if not wait:
+                    raise WouldBlock
                 self._attempted_at = now
                 try:
                     response = self._client.get(self._url)
@@ -87,3 +96,5 @@ class HttpRevocations:
             if self._fetched_at != now and now - self._fetched_at > self._max_stale:
                 raise DependencyUnavailable("无法确认令牌是否已被吊销（统一身份认证平台不可达）")
             return self._revoked.get(subject)
+        finally:
+            self._lock.release()

@@ -45,7 +45,10 @@ def verify_token(
     keys: KeySource,
     revocations: RevocationSource | None = None,
     now: float | None = None,
+    wait: bool = True,
 ) -> Principal:
+    """The principal a valid token names; :class:`TokenRejected` otherwise. ``wait=False`` (on an
+    event loop): :class:`shared.auth.keys.WouldBlock` instead of fetching keys or revocations."""
     if len(token.encode()) > MAX_TOKEN_BYTES:
         raise TokenRejected("oversize")
     try:
@@ -57,7 +60,7 @@ def verify_token(
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise TokenRejected("missing kid")
-    key = keys.get_key(kid)
+    key = keys.get_key(kid, wait=wait)
     if key is None:
         raise TokenRejected("unknown kid")
     try:
@@ -83,10 +86,12 @@ def verify_token(
         raise TokenRejected(f"claims: {exc}") from None
     except JOSEError:
         raise TokenRejected("signature") from None
-    return _principal_from_claims(claims, revocations, time.time() if now is None else now)
+    return _principal_from_claims(claims, revocations, time.time() if now is None else now, wait=wait)
 
 
-def _principal_from_claims(claims: dict[str, Any], revocations: RevocationSource | None, now: float) -> Principal:
+def _principal_from_claims(
+    claims: dict[str, Any], revocations: RevocationSource | None, now: float, *, wait: bool
+) -> Principal:
     missing = [c for c in REQUIRED_CLAIMS if c not in claims]
     if missing:
         raise TokenRejected(f"missing claims: {', '.join(missing)}")
@@ -113,7 +118,7 @@ def _principal_from_claims(claims: dict[str, Any], revocations: RevocationSource
         raise TokenRejected("scope")
     subject = claims["sub"]
     if revocations is not None:
-        revoked_at = revocations.revoked_at(subject)
+        revoked_at = revocations.revoked_at(subject, wait=wait)
         if revoked_at is not None and iat <= revoked_at:
             raise TokenRejected("revoked")
     return Principal(

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from shared.auth.keys import JwksKeySource, StaticKeySource
+from shared.auth.keys import JwksKeySource, StaticKeySource, WouldBlock
 from shared.auth.revocations import HttpRevocations, StaticRevocations
 from shared.auth.tokens import TokenRejected, verify_token
 from shared.errors import DependencyUnavailable
@@ -144,3 +144,79 @@ def test_revocation_refresh_is_throttled_while_the_portal_is_down():
     for _ in range(20):
         assert source.revoked_at("someone") is None  # the list fetched a moment ago still serves
     assert len(calls) == 2  # the first fetch and one failed retry; not one per request
+
+
+def test_without_waiting_a_source_answers_from_its_cache_and_never_fetches(issuer):
+    """``wait=False`` is how the upload endpoint checks tokens on the event loop: a fetch (or a lock
+    held by a fetching thread) is WouldBlock, and only a cached answer is given."""
+    fetches: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        fetches.append(request.url.path)
+        if request.url.path == "/jwks":
+            return httpx.Response(200, json={"keys": [issuer.jwk]})
+        return httpx.Response(200, json={"revoked": [{"sub": "gone", "revoked_at": int(time.time())}]})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    keys = JwksKeySource("http://portal/jwks", client=client)
+    revocations = HttpRevocations("http://portal/r", client=client)
+    token = issuer.token(sub="u1", aud="trading")
+    check = {"audience": "trading", "issuer": "jincheng-portal", "keys": keys, "revocations": revocations}
+    with pytest.raises(WouldBlock):
+        verify_token(token, **check, wait=False)  # cold: the keys must be fetched
+    assert fetches == []
+    assert verify_token(token, **check).subject == "u1"  # where waiting is allowed: fetched
+    assert fetches == ["/jwks", "/r"]
+    assert verify_token(token, **check, wait=False).subject == "u1"  # now from the cache alone
+    with pytest.raises(TokenRejected, match="revoked"):
+        verify_token(issuer.token(sub="gone", aud="trading", iat=int(time.time()) - 5), **check, wait=False)
+    assert fetches == ["/jwks", "/r"]
+
+    keys._lock.acquire()  # another thread is fetching: the loop must not wait for it
+    try:
+        with pytest.raises(WouldBlock):
+            keys.get_key(issuer.jwk["kid"], wait=False)
+    finally:
+        keys._lock.release()
+    stale = HttpRevocations("http://portal/r", client=client, cache_seconds=0.0, retry_seconds=0.0)
+    assert stale.revoked_at("u1") is None
+    with pytest.raises(WouldBlock):
+        stale.revoked_at("u1", wait=False)  # due for a refresh: left to a worker thread
+
+
+def test_the_async_token_check_falls_back_to_a_worker_thread_when_a_fetch_is_due(issuer):
+    """require_on_loop admits and refuses as require does; a cold key source is fetched in a thread."""
+    import asyncio
+
+    from fastapi import Depends, FastAPI
+    from fastapi.testclient import TestClient
+
+    from shared.auth import Authenticator, Principal, require_on_loop
+    from shared.errors import install_error_handlers
+
+    threads: list[str] = []
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        import threading
+
+        threads.append(threading.current_thread().name)
+        return httpx.Response(200, json={"keys": [issuer.jwk]})
+
+    app = FastAPI()
+    install_error_handlers(app)
+    keys = JwksKeySource("http://portal/jwks", client=httpx.Client(transport=httpx.MockTransport(handler)))
+    app.state.authenticator = Authenticator(audience="trading", keys=keys, revocations=None)
+
+    @app.post("/upload")
+    async def upload(principal: Principal = Depends(require_on_loop("bidder", typ="user"))) -> dict[str, str]:
+        await asyncio.sleep(0)
+        return {"sub": principal.subject}
+
+    with TestClient(app) as client:
+        bidder = {"Authorization": f"Bearer {issuer.token(sub='b1', roles=['bidder'], aud='trading')}"}
+        assert client.post("/upload", headers=bidder).json() == {"sub": "b1"}
+        assert client.post("/upload", headers=bidder).json() == {"sub": "b1"}
+        assert len(threads) == 1 and threads[0] != "MainThread"  # fetched once, off the event loop
+        operator = {"Authorization": f"Bearer {issuer.token(sub='o1', roles=['operator'], aud='trading')}"}
+        assert client.post("/upload", headers=operator).json()["error"]["code"] == "forbidden_role"
+        assert client.post("/upload").status_code == 401

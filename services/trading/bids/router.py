@@ -27,7 +27,7 @@ from services.trading.bids.schemas import (
 from services.trading.bids.state import receipt_signer
 from services.trading.bids.upload import too_large
 from services.trading.settings import TradingSettings
-from shared.auth import Principal, require
+from shared.auth import Principal, require, require_on_loop
 from shared.credit_code import InvalidCreditCode, validate_credit_code
 from shared.db import DbSession, commit_before_answering, db_today
 from shared.ed25519_keys import public_key_bytes
@@ -35,6 +35,8 @@ from shared.errors import Unprocessable
 
 router = APIRouter(tags=["bids"])
 bidders = require("bidder", typ="user")
+# The upload endpoint is async: its token check runs on the event loop too (no worker-thread hop).
+uploading_bidders = require_on_loop("bidder", typ="user")
 deposit_readers = require("operator", "admin", "supervisor", typ="user")
 deposit_keepers = require("operator", "admin", typ="user")
 
@@ -147,7 +149,7 @@ async def submit_bid(
     lot_id: uuid.UUID,
     request: Request,
     response: Response,
-    principal: Principal = Depends(bidders),
+    principal: Principal = Depends(uploading_bidders),
     credit_code: str = CREDIT_CODE,
     idempotency_key: str | None = IDEMPOTENCY_KEY,
     payer_account: str | None = PAYER_ACCOUNT,
