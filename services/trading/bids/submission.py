@@ -100,8 +100,8 @@ _threads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] 
 
 def _thread_limiter(app: FastAPI) -> CapacityLimiter:
     """Twice as many worker threads for bids as database slots: enough to keep every slot busy, and
-    the rest of the process's threads stay free for its other requests. One per event loop: anyio's limiter belongs to the
-    loop it was first used on (tests run several)."""
+    the rest of the process's threads stay free for its other requests. One per event loop: anyio's
+    limiter belongs to the loop it was first used on (tests run several)."""
     loop = asyncio.get_running_loop()
     limiter = _threads.get(loop)
     if limiter is None:
