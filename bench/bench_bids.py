@@ -16,7 +16,10 @@ What runs, all on loopback:
   like with like): a plain Starlette route that streams the body to a file (hashing it, fsync,
   rename, like the blob store) and inserts one row, with no checks at all.
 
-Phases: (1) every bidder submits one envelope of ``--size-mib`` MiB with ``--concurrency`` clients,
+Before the measured phases, each server gets one unmeasured round of ``--concurrency`` uploads
+(trading's to a lot of their own), and every client is made before its phase starts: a platform
+meets a surge warm, after hours of serving. Phases: (1) every bidder submits one envelope of
+``--size-mib`` MiB with ``--concurrency`` clients,
 far from the deadline: bids/s, latency and the CPU milliseconds per bid of each process tree
 (trading, supervision, PostgreSQL, the clients here); (1b) ``--large-clients`` bidders upload an
 envelope of ``--large-mib`` MiB all at once: how much trading's resident memory grows (it must
@@ -420,13 +423,17 @@ def seal_large(bidders: list[BidderFiles], lot_id: str, size: int, workdir: Path
 
 
 def upload_all(url: str, jobs: list[tuple[Path, dict[str, str]]], concurrency: int) -> list[Answer]:
+    # Every client is made before the first request: making one (its TLS context) takes ~0.1 s of
+    # this process's CPU, which would otherwise delay the first requests and count as the server's.
+    idle = [httpx.Client(timeout=300) for _ in range(min(concurrency, len(jobs)))]
+    clients = list(idle)
     local = threading.local()
-    clients: list[httpx.Client] = []
+    taking = threading.Lock()
 
     def one(job: tuple[Path, dict[str, str]]) -> Answer:
         if not hasattr(local, "http"):
-            local.http = httpx.Client(timeout=300)
-            clients.append(local.http)
+            with taking:
+                local.http = idle.pop()
         path, headers = job
         started = time.perf_counter()
         with path.open("rb") as body:
@@ -459,11 +466,18 @@ def settle() -> None:
     os.sync()
 
 
-def run_baseline(baseline: str, pid: int, bidders: list[BidderFiles], args: Any) -> dict[str, Any]:
-    """The same uploads as trading's phase 1, to the baseline."""
+def plain_jobs(files: list[BidderFiles]) -> list[tuple[Path, dict[str, str]]]:
+    return [(b.envelope, {"Content-Type": "application/octet-stream"}) for b in files]
+
+
+def run_baseline(
+    baseline: str, pid: int, bidders: list[BidderFiles], warm: list[BidderFiles], args: Any
+) -> dict[str, Any]:
+    """The same uploads as trading's phase 1 (and its warm-up before), to the baseline."""
+    warm_up(f"{baseline}/upload", plain_jobs(warm), args.concurrency)
     settle()
     print(f"baseline: {len(bidders)} plain uploads …")
-    jobs = [(b.envelope, {"Content-Type": "application/octet-stream"}) for b in bidders]
+    jobs = plain_jobs(bidders)
     meter = CpuMeter({"baseline": pid, "postgres": postmaster_pid()})
     before = meter.read()
     answers = upload_all(f"{baseline}/upload", jobs, args.concurrency)
@@ -483,7 +497,7 @@ def run_baseline_large(baseline: str, pid: int, large_files: list[BidderFiles]) 
     """The same large uploads as trading's phase 1b, to the baseline, its memory watched too."""
     if not large_files:
         return {}
-    jobs = [(b.envelope, {"Content-Type": "application/octet-stream"}) for b in large_files]
+    jobs = plain_jobs(large_files)
     with MemoryWatch(pid) as memory:
         answers = upload_all(f"{baseline}/upload", jobs, len(jobs))
     if any(a.status != 201 for a in answers):
@@ -562,8 +576,13 @@ def main() -> int:
                     lot_id = publish_lot(trading, issuer)
                     print(f"sealing {args.bidders} envelopes of {args.size_mib:g} MiB …")
                     bidders = seal_all(ca, lot_id, args.bidders, size, workdir)
-                    figures |= run_baseline(baseline, baseline_pid, bidders, args)
+                    # The warm-up's bids go to a lot of their own, outside every figure and check.
+                    warm_lot = publish_lot(trading, issuer)
+                    (workdir / "warm").mkdir()
+                    warm = seal_all(ca, warm_lot, args.concurrency, size, workdir / "warm")
+                    figures |= run_baseline(baseline, baseline_pid, bidders, warm, args)
                     meter = CpuMeter({"trading": pid, "supervision": supervision_pid, "postgres": postmaster_pid()})
+                    warm_up(f"{trading}/lots/{warm_lot}/bids", bid_jobs(issuer, warm), args.concurrency)
                     found, large_files = run_trading(trading, url, lot_id, bidders, issuer, args, meter, pid, workdir)
                     figures |= found
                     figures["trading_peak_rss_mib"] = peak_rss_mib(pid)
@@ -601,6 +620,32 @@ def publish_lot(trading: str, issuer: TestIssuer) -> str:
     return str(lot["id"])
 
 
+def bid_jobs(issuer: TestIssuer, chosen: list[BidderFiles]) -> list[tuple[Path, dict[str, str]]]:
+    """One submission per bidder: the envelope and the headers of a bidder's request (its own token)."""
+    return [
+        (
+            b.envelope,
+            {
+                **issuer.headers(sub=f"bidder-{b.org[:8]}", roles=["bidder"], org=b.org, aud="trading", lifetime=900),
+                "X-Bidder-Credit-Code": b.credit_code,
+                "Idempotency-Key": uuid.uuid4().hex,
+                "Content-Type": "application/octet-stream",
+                "X-Device-Fingerprint": f"bench-{b.org[:8]}",
+            },
+        )
+        for b in chosen
+    ]
+
+
+def warm_up(url: str, jobs: list[tuple[Path, dict[str, str]]], concurrency: int) -> None:
+    """One round of uploads before a measured phase, unmeasured, the same for trading and the
+    baseline: a platform meets a deadline surge after hours of serving, with its connection pools
+    open, its routes and clients built and its interpreter warm."""
+    answers = upload_all(url, jobs, concurrency)
+    if any(a.status != 201 for a in answers):
+        raise RuntimeError(f"warm-up uploads failed, e.g. {next(a.body for a in answers if a.status != 201)}")
+
+
 def run_trading(
     trading: str,
     database_url: str,
@@ -614,27 +659,10 @@ def run_trading(
 ) -> tuple[dict[str, Any], list[BidderFiles]]:
     engine = create_engine(normalise_database_url(database_url))
 
-    def jobs(chosen: list[BidderFiles]) -> list[tuple[Path, dict[str, str]]]:
-        return [
-            (
-                b.envelope,
-                {
-                    **issuer.headers(
-                        sub=f"bidder-{b.org[:8]}", roles=["bidder"], org=b.org, aud="trading", lifetime=900
-                    ),
-                    "X-Bidder-Credit-Code": b.credit_code,
-                    "Idempotency-Key": uuid.uuid4().hex,
-                    "Content-Type": "application/octet-stream",
-                    "X-Device-Fingerprint": f"bench-{b.org[:8]}",
-                },
-            )
-            for b in chosen
-        ]
-
     url = f"{trading}/lots/{lot_id}/bids"
     figures: dict[str, Any] = {}
     print(f"phase 1: {len(bidders)} bids, {args.concurrency} clients …")
-    submissions = jobs(bidders)  # tokens minted before the meter starts: it measures the uploads
+    submissions = bid_jobs(issuer, bidders)  # tokens minted before the meter starts: it measures the uploads
     settle()
     before = meter.read()
     first = upload_all(url, submissions, args.concurrency)
@@ -652,7 +680,7 @@ def run_trading(
         print(f"phase 1b: sealing {count} envelopes of {args.large_mib:g} MiB …")
         large_files = seal_large(bidders[:count], lot_id, int(args.large_mib * 1024 * 1024), workdir)
         print(f"phase 1b: {count} bids of {args.large_mib:g} MiB uploaded at once …")
-        large, found = run_large(url, jobs(large_files), pid)
+        large, found = run_large(url, bid_jobs(issuer, large_files), pid)
         figures |= found | {"large_envelope_bytes": large_files[0].envelope.stat().st_size}
 
     with engine.begin() as conn:
@@ -664,12 +692,12 @@ def run_trading(
             {"lead": args.lead, "id": lot_id},
         ).scalar_one()
     print(f"phase 2: {len(bidders)} modifications into a deadline {args.lead:g} s away …")
-    surge, waits = run_surge(url, jobs(bidders), args.concurrency, engine, lot_id)
+    surge, waits = run_surge(url, bid_jobs(issuer, bidders), args.concurrency, engine, lot_id)
     with engine.connect() as conn:  # the database's clock decides, here too
         while not conn.execute(text("select clock_timestamp() >= :d"), {"d": deadline}).scalar_one():
             time.sleep(0.05)
     print(f"phase 3: {args.late} submissions after the deadline …")
-    late = upload_all(url, jobs(bidders[: args.late]), args.concurrency)
+    late = upload_all(url, bid_jobs(issuer, bidders[: args.late]), args.concurrency)
     late_p50, late_p99 = percentiles_ms([a.seconds for a in late])
 
     answers = first + large + surge + late
