@@ -158,7 +158,11 @@ class LocalBlobWriter:
         self._max_bytes = max_bytes
         self._digest = hashlib.sha256()
         self.size = 0
-        handle, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
+        try:
+            handle, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
+        except FileNotFoundError:  # the first upload into a new store
+            store.tmp_dir.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
         self._path = Path(name)
         self._out = os.fdopen(handle, "wb")
         self._finished = False
@@ -184,8 +188,13 @@ class LocalBlobWriter:
             if final.exists():
                 self._path.unlink()  # already stored: the same content is kept once
             else:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                self._path.replace(final)
+                # The directory is made only when missing: under a bid surge, a mkdir per upload
+                # (failing with EEXIST nearly always) was a syscall and an exception per bid.
+                try:
+                    self._path.replace(final)
+                except FileNotFoundError:
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    self._path.replace(final)
         except BaseException:
             self.discard()
             raise
@@ -222,7 +231,6 @@ class LocalBlobStore:
         return writer.finish()
 
     def writer(self, *, max_bytes: int) -> LocalBlobWriter:
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
         return LocalBlobWriter(self, max_bytes=max_bytes)
 
     def open(self, sha256: str) -> Iterator[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import threading
 
 import pytest
@@ -21,6 +22,19 @@ def test_put_hashes_streams_and_addresses_by_content(tmp_path):
     assert path.read_bytes() == whole
     assert store.exists(blob.sha256)
     assert b"".join(store.open(blob.sha256)) == whole
+    assert list(store.tmp_dir.iterdir()) == []
+
+
+def test_directories_are_made_when_missing_even_after_they_were_there(tmp_path):
+    """The store makes its directories only when a write finds one missing (no mkdir per upload):
+    a store whose directories were removed, or never made, still takes blobs."""
+    store = LocalBlobStore(tmp_path / "store")
+    first = store.put([b"one"], max_bytes=10)
+    shutil.rmtree(tmp_path / "store")
+    again = store.put([b"one"], max_bytes=10)
+    other = store.put([b"two"], max_bytes=10)
+    assert again == first and store.path(first.sha256).read_bytes() == b"one"
+    assert store.path(other.sha256).read_bytes() == b"two"
     assert list(store.tmp_dir.iterdir()) == []
 
 
