@@ -107,44 +107,60 @@ class CreditChecks:
         self._app = app
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: dict[str, list[asyncio.Future[CreditStatus]]] = {}
-        self._asking: set[asyncio.Task[None]] = set()
+        # Calls under way, counted by the asking coroutines themselves (see _ask), and the tasks
+        # running them (kept referenced until they are done).
+        self._calls = 0
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def status(self, credit_code: str) -> CreditStatus:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             # Another event loop (a test client's, one per client): nothing of the old one carries over.
-            self._loop, self._waiting, self._asking = loop, {}, set()
+            self._loop, self._waiting, self._calls, self._tasks = loop, {}, 0, set()
         future: asyncio.Future[CreditStatus] = loop.create_future()
         self._waiting.setdefault(credit_code, []).append(future)
-        if len(self._asking) < CALLS_IN_FLIGHT:
+        if self._calls < CALLS_IN_FLIGHT:
+            self._calls += 1
             task = loop.create_task(self._ask())
-            self._asking.add(task)
-            task.add_done_callback(self._asking.discard)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return await future
 
     async def _ask(self) -> None:
-        while self._waiting:
-            codes = list(self._waiting)[:MAX_BATCH_SUBJECTS]
-            batch = {code: self._waiting.pop(code) for code in codes}
-            answers: dict[str, CreditStatus] = {}
-            failure: Exception | None = None
-            try:
-                # The client is looked up per call: a deployment or a test may replace it.
-                client = supervision_client_of(self._app)
-                subjects = [CreditSubject(subject_kind="organisation", subject_id=code) for code in codes]
-                answer = await run_in_threadpool(client.credit_status_batch, subjects)
-                # The client has checked that the answers are for exactly these subjects, in order.
-                answers = dict(zip(codes, answer.results, strict=True))
-            except Exception as exc:  # noqa: BLE001 - every waiting bid is refused, none let through
-                failure = exc
-            for code, futures in batch.items():
-                for future in futures:
-                    if future.done():  # its request went away meanwhile
-                        continue
-                    if failure is not None:
-                        future.set_exception(_unavailable(failure))
-                    else:
-                        future.set_result(answers[code])
+        try:
+            while self._waiting:
+                await self._ask_once()
+        finally:
+            # Given up in the same step as the last look at _waiting, with no await between: a
+            # question added after that look finds the call count already down and starts a call.
+            # (A task's done callback runs later: a bid woken by this call's answer could ask again
+            # before it, find the finished task still counted, and wait for a call that never came.)
+            self._calls -= 1
+
+    async def _ask_once(self) -> None:
+        codes = list(self._waiting)[:MAX_BATCH_SUBJECTS]
+        batch = {code: self._waiting.pop(code) for code in codes}
+        answers: dict[str, CreditStatus] = {}
+        failure: BaseException | None = None
+        try:
+            # The client is looked up per call: a deployment or a test may replace it.
+            client = supervision_client_of(self._app)
+            subjects = [CreditSubject(subject_kind="organisation", subject_id=code) for code in codes]
+            answer = await run_in_threadpool(client.credit_status_batch, subjects)
+            # The client has checked that the answers are for exactly these subjects, in order.
+            answers = dict(zip(codes, answer.results, strict=True))
+        except BaseException as exc:  # noqa: BLE001 - every waiting bid is refused: none let through, none left waiting
+            failure = exc
+        for code, futures in batch.items():
+            for future in futures:
+                if future.done():  # its request went away meanwhile
+                    continue
+                if failure is not None:
+                    future.set_exception(_unavailable(failure))
+                else:
+                    future.set_result(answers[code])
+        if failure is not None and not isinstance(failure, Exception):
+            raise failure  # cancelled (the loop is closing): the waiting bids were refused above
 
 
 def credit_checks(app: FastAPI) -> CreditChecks:

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from services.trading.bids.credit import applicable_bans
 from shared.clients.supervision import SupervisionClient
 from shared.contracts.credit import CreditStatus
+from shared.credit_code import make_credit_code
 from tests.support.inprocess import InProcessTransport
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -141,3 +142,62 @@ def test_which_bans_apply_to_which_lots():
     # Markets without a credit law of their own: every ban counts.
     assert len(applicable_bans(both, "land")) == 2
     assert applicable_bans(_status(), "bidding_law") == []
+
+
+class _Supervision:
+    """Supervision's answers for CreditChecks alone (a unit test of its batching; the bids' own
+    tests ask supervision's real app)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def credit_status_batch(self, subjects):
+        from shared.contracts.credit import CreditStatusBatch
+
+        self.batches.append([s.subject_id for s in subjects])
+        results = [_status().model_copy(update={"subject_id": s.subject_id}) for s in subjects]
+        return CreditStatusBatch(on=results[0].on, results=results)
+
+
+def _checks(supervision):
+    from types import SimpleNamespace
+
+    from services.trading.bids.credit import CreditChecks
+
+    app = SimpleNamespace(state=SimpleNamespace(supervision=supervision))
+    return CreditChecks(app)  # type: ignore[arg-type]
+
+
+def test_a_question_asked_as_the_last_call_ends_is_still_asked():
+    """A bid woken by a call's answer may ask again before that call's task has finished off: the
+    question must start a call of its own, not wait for one that never comes."""
+    import asyncio
+
+    supervision = _Supervision()
+    checks = _checks(supervision)
+
+    async def bid() -> CreditStatus:
+        await checks.status(first)
+        # Asked in the very step its answer woke it in (wait_for would start a task, a step later).
+        async with asyncio.timeout(5):
+            return await checks.status(second)
+
+    first, second = make_credit_code("91140500MB0000001"), make_credit_code("91140500MB0000002")
+    assert asyncio.run(bid()).subject_id == second
+    assert supervision.batches == [[first], [second]]
+
+
+def test_questions_asked_together_go_out_in_one_call():
+    import asyncio
+
+    supervision = _Supervision()
+    checks = _checks(supervision)
+    codes = [make_credit_code(f"91140500MB{n:07d}") for n in range(10, 15)]
+
+    async def surge() -> list[CreditStatus]:
+        return await asyncio.gather(*(checks.status(code) for code in codes))
+
+    answers = asyncio.run(surge())
+    assert [a.subject_id for a in answers] == codes
+    # All five were waiting before the one call went out.
+    assert supervision.batches == [codes]
