@@ -36,6 +36,11 @@ class TradingSettings(ServiceSettings):
     # (the process died mid-upload), so a retry may take it over. Longer than the slowest honest
     # upload: 200 MiB at 1 Mbit/s takes about 27 minutes.
     idempotency_claim_seconds: float = Field(default=3600.0, gt=0)
+    # Bid submissions in their database transactions at once, per process, each in a worker thread
+    # of its own (services/trading/bids/submission.py). Few: the transactions take milliseconds,
+    # and every extra runnable thread competes with the event loop, which reads the uploads, for
+    # the interpreter lock (docs/adr/0007-bid-surge.md). At most the pool's size (10).
+    bid_db_slots: int = Field(default=4, ge=1, le=10)
     # How long bidders have to confirm a published opening record; silence until then is
     # acceptance (电子招标投标办法 第三十二条). Local practice, not statute: configurable.
     opening_confirmation_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)

@@ -29,6 +29,14 @@ def test_token_lifetimes_cannot_exceed_the_caps():
         PortalSettings(service_token_seconds=301)
 
 
+def test_bid_database_slots_stay_within_the_pool(monkeypatch):
+    monkeypatch.setenv("TRADING_BID_DB_SLOTS", "6")
+    assert TradingSettings().bid_db_slots == 6
+    for wrong in (0, 11):  # none would take no bid; more than the pool's 10 would open connections beyond it
+        with pytest.raises(ValidationError, match="bid_db_slots"):
+            TradingSettings(bid_db_slots=wrong)
+
+
 def test_database_url_falls_back_to_the_shared_variable(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://shared/db")
     assert TradingSettings().sqlalchemy_url() == "postgresql+psycopg://shared/db"

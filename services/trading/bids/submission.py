@@ -6,19 +6,16 @@ upload, read on the loop while supervision is asked in parallel (:mod:`services.
 then the ciphertext's final check, ``fsync`` and the transaction that records the bid (one hop). The
 receipt is answered after that commit.
 
-The database work of the hops is limited to as many bids at once as the connection pool keeps
-connections, so a surge never opens (and closes again) connections beyond the pool, each costing
-PostgreSQL a new backend; and bids use at most twice that many worker threads, so the process's
-other requests keep theirs.
+The hops run in at most ``TRADING_BID_DB_SLOTS`` worker threads at once (see
+:func:`_thread_limiter`), so bids hold no more of the pool's connections than that, and the
+process's other requests keep theirs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 import weakref
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -45,67 +42,24 @@ from shared.storage import BlobStore, BlobWriter, writer_for
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# Used when the engine's pool does not say how many connections it keeps (a test's pool may not).
-_DEFAULT_CONNECTIONS = 10
-_connections_lock = threading.Lock()
-
-
-class _Slots:
-    """A semaphore that serves its waiters in order: a released slot is handed to the longest
-    waiting thread, never taken by one that just arrived (``threading.Semaphore`` lets a newcomer
-    barge in, so a bid could be overtaken again and again while the deadline approaches)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._free = size
-        self._waiting: deque[threading.Event] = deque()
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._free and not self._waiting:
-                self._free -= 1
-                return
-            turn = threading.Event()
-            self._waiting.append(turn)
-        turn.wait()
-
-    def __exit__(self, *_: object) -> None:
-        with self._lock:
-            if self._waiting:
-                self._waiting.popleft().set()  # the slot passes on without being freed
-            else:
-                self._free += 1
-
-
-def _connections(app: FastAPI) -> _Slots:
-    """As many bids at once in the database as the pool keeps connections.
-
-    Taken in the worker thread, around the database work only: held neither while the thread waits
-    to start nor while the event loop gets round to resuming the request. (An anyio limiter token is
-    held across both; under a surge, with the loop busy with 64 uploads, that was ~20 ms per hop
-    on top of the work, and bids queued ~200 ms for tokens: docs/adr/0007-bid-surge.md.)"""
-    slots: _Slots | None = getattr(app.state, "bid_connections", None)
-    if slots is None:
-        with _connections_lock:
-            slots = getattr(app.state, "bid_connections", None)
-            if slots is None:
-                size = getattr(app.state.engine.pool, "size", lambda: _DEFAULT_CONNECTIONS)()
-                slots = app.state.bid_connections = _Slots(max(1, size))
-    return slots
-
-
 _threads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = weakref.WeakKeyDictionary()
 
 
 def _thread_limiter(app: FastAPI) -> CapacityLimiter:
-    """Twice as many worker threads for bids as database slots: enough to keep every slot busy, and
-    the rest of the process's threads stay free for its other requests. One per event loop: anyio's
-    limiter belongs to the loop it was first used on (tests run several)."""
+    """``TRADING_BID_DB_SLOTS`` worker threads for bids, handed out in arrival order. Each runs at
+    most one transaction at a time, so this is also how many of the pool's connections bids hold
+    at once: a surge never opens (and closes again) connections beyond the pool, and the process's
+    other requests keep the rest of the pool and of the thread pool.
+
+    Few on purpose: a hop's transaction takes milliseconds, but every runnable worker thread
+    competes with the event loop, which reads 64 uploads at once, for the interpreter lock, and
+    each of a hop's round trips waits for it again (docs/adr/0007-bid-surge.md). One per event
+    loop: anyio's limiter belongs to the loop it was first used on (tests run several)."""
     loop = asyncio.get_running_loop()
     limiter = _threads.get(loop)
     if limiter is None:
-        limiter = _threads[loop] = CapacityLimiter(2 * _connections(app).size)
+        settings: TradingSettings = app.state.settings
+        limiter = _threads[loop] = CapacityLimiter(settings.bid_db_slots)
     return limiter
 
 
@@ -117,7 +71,7 @@ async def _in_thread(app: FastAPI, call: Callable[P, T], *args: P.args, **kwargs
 
 @contextmanager
 def _session(app: FastAPI) -> Iterator[Session]:
-    with _connections(app), app.state.session_factory() as session:
+    with app.state.session_factory() as session:
         yield session
 
 
