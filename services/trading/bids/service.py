@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Exists, ScalarSelect, Table, bindparam, func, select, text, true, update
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from services.trading.audit import emit
 from services.trading.bids import idempotency
@@ -108,7 +108,7 @@ def own_bid(session: Session, lot_id: uuid.UUID, org: str, *, lock: bool = False
     return session.scalars(query).first()
 
 
-def ensure_open(session: Session, lot: Lot, *, now: datetime | None = None) -> datetime:
+def ensure_open(session: Session, lot: Lot | lots.LotState, *, now: datetime | None = None) -> datetime:
     """Under the lot's lock: not suspended and the database clock (``now`` if it was read under the
     lock already) strictly before the deadline."""
     lots.ensure_not_suspended(lot)
@@ -155,11 +155,20 @@ class Replayed:
 # The statements a submission makes are built once: a surge pays SQLAlchemy's construction and
 # cache-key work for every statement built per call, and these run once or twice per bid.
 # One round trip for the lot, its project, its law and the clock.
+# Core columns, not ORM objects: only what the early refusal reads, and no object loading per bid.
 _SUBMISSION_LOT = (
-    select(Lot, Project.id, Project.platform, Project.category_code, _law_of(Project), func.clock_timestamp())
+    select(
+        Lot.id,
+        Lot.status,
+        Lot.bid_deadline,
+        Project.id.label("project_id"),
+        Project.platform,
+        Project.category_code,
+        _law_of(Project).label("law"),
+        func.clock_timestamp().label("now"),
+    )
     .join(Project, Project.id == Lot.project_id)
     .where(Lot.id == bindparam("lot_id"), _published(Lot.id))
-    .options(load_only(Lot.id, Lot.status, Lot.bid_deadline))  # what the early refusal reads, no JSON
 )
 _LOCK_OWN_BID = (
     select(_bids.c.id, _bids.c.bidder_credit_code, _bids.c.status, _bids.c.latest_version)
@@ -207,10 +216,11 @@ def start(
     in vain; decided again under the lot's lock) and the ``Idempotency-Key`` is claimed, so that a
     retry sees it in flight while this upload runs with no transaction open."""
     org = organisation(principal)
-    row = session.execute(_SUBMISSION_LOT, {"lot_id": lot_id}).first()
+    row = session.connection().execute(_SUBMISSION_LOT, {"lot_id": lot_id}).first()
     if row is None:
         raise NotFound("标段不存在")
-    lot, project_id, platform, category, law, now = row
+    lot = lots.LotState(row.id, row.status, row.bid_deadline)
+    project_id, platform, category, law, now = row.project_id, row.platform, row.category_code, row.law, row.now
     if law is None:  # pragma: no cover - a project's category is checked against its catalogue version
         raise RuntimeError(f"project {project_id} has no category {category} in its catalogue")
     held: Claim | None = None

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session, aliased, load_only
+from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy.orm import Session
 
 from services.trading.audit import emit
 from services.trading.catalogue import service as catalogue
@@ -18,6 +19,8 @@ from shared.auth import Principal
 from shared.db import db_now
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.workdays import default_calendar
+
+_lots = cast(Table, Lot.__table__)
 
 
 def _ensure_organiser(principal: Principal, project: Project) -> None:
@@ -115,16 +118,25 @@ def lock_for_bids(session: Session, lot_id: uuid.UUID) -> Lot:
     return session.scalars(_LOCK_FOR_BIDS, {"lot_id": lot_id}).one()
 
 
-def lock_for_bids_now(session: Session, lot_id: uuid.UUID) -> tuple[Lot, datetime]:
-    """:func:`lock_for_bids`, and the database clock read once the lock is held, in one round trip.
-    Of the lot, only its id, status and deadline are loaded.
+@dataclass(frozen=True)
+class LotState:
+    """What a bid's decisions read of its lot: whether it is suspended, and its deadline."""
+
+    id: uuid.UUID
+    status: str
+    bid_deadline: datetime
+
+
+def lock_for_bids_now(session: Session, lot_id: uuid.UUID) -> tuple[LotState, datetime]:
+    """:func:`lock_for_bids`, and the database clock read once the lock is held, in one round trip
+    (Core: it runs in every bid's transaction, and loading an ORM object cost more than the query).
 
     The lock is taken in a ``MATERIALIZED`` CTE and the clock read by the query over it: a row
     reaches the outer query only after the CTE's ``LockRows`` has locked it, so the clock cannot be
     older than the lock. (Read in the locking ``SELECT`` itself, it would be evaluated when the scan
     finds the row, before a wait for the lock, and again after it only if the row had been updated.)"""
-    row = session.execute(_LOCK_FOR_BIDS_NOW, {"lot_id": lot_id}).one()
-    return row[0], row[1]
+    row = session.connection().execute(_LOCK_FOR_BIDS_NOW, {"lot_id": lot_id}).one()
+    return LotState(row.id, row.status, row.bid_deadline), row.now
 
 
 # Built once: they run in every bid's transaction.
@@ -134,16 +146,17 @@ _LOCK_FOR_BIDS = (
     .with_for_update(read=True)
     .execution_options(populate_existing=True)
 )
-_locked = aliased(Lot, _LOCK_FOR_BIDS.cte("locked").prefix_with("MATERIALIZED"))
-# Only what the deadline decision reads is loaded (no JSON columns to decode for every bid).
-_LOCK_FOR_BIDS_NOW = (
-    select(_locked, func.clock_timestamp())
-    .options(load_only(_locked.id, _locked.status, _locked.bid_deadline))
-    .execution_options(populate_existing=True)
+_locked = (
+    select(_lots.c.id, _lots.c.status, _lots.c.bid_deadline)
+    .where(_lots.c.id == bindparam("lot_id"))
+    .with_for_update(read=True)
+    .cte("locked")
+    .prefix_with("MATERIALIZED")
 )
+_LOCK_FOR_BIDS_NOW = select(_locked, func.clock_timestamp().label("now"))
 
 
-def ensure_not_suspended(lot: Lot) -> None:
+def ensure_not_suspended(lot: Lot | LotState) -> None:
     if lot.status == "suspended":
         raise Conflict(
             "标段已暂停（异议待答复或监管部门暂停），暂不能进行此操作",
