@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -194,7 +195,7 @@ def test_backoff_is_not_cut_short_by_busy_requests(outbox):
 def test_an_event_written_as_sql_is_the_row_record_event_writes(outbox):
     """The bid submission writes its event inside its own statement (insert_event_sql); the relay
     and the ledger must not be able to tell it from one added through the unit of work."""
-    event = {
+    event: dict[str, Any] = {
         "principal": None,
         "action": "a.b",
         "object_type": "t",

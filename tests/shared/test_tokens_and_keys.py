@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -161,7 +162,12 @@ def test_without_waiting_a_source_answers_from_its_cache_and_never_fetches(issue
     keys = JwksKeySource("http://portal/jwks", client=client)
     revocations = HttpRevocations("http://portal/r", client=client)
     token = issuer.token(sub="u1", aud="trading")
-    check = {"audience": "trading", "issuer": "jincheng-portal", "keys": keys, "revocations": revocations}
+    check: dict[str, Any] = {
+        "audience": "trading",
+        "issuer": "jincheng-portal",
+        "keys": keys,
+        "revocations": revocations,
+    }
     with pytest.raises(WouldBlock):
         verify_token(token, **check, wait=False)  # cold: the keys must be fetched
     assert fetches == []
