@@ -201,3 +201,31 @@ def test_questions_asked_together_go_out_in_one_call():
     assert [a.subject_id for a in answers] == codes
     # All five were waiting before the one call went out.
     assert supervision.batches == [codes]
+
+
+def test_a_lone_question_goes_out_at_once_and_a_call_under_load_waits_for_more(monkeypatch):
+    """The gathering window costs latency, so it is paid only while calls follow each other."""
+    import asyncio
+
+    from services.trading.bids import credit
+
+    windows: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(seconds: float) -> None:
+        windows.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)  # what credit calls, through the module
+    supervision = _Supervision()
+    checks = _checks(supervision)
+    first, second = make_credit_code("91140500MB0000021"), make_credit_code("91140500MB0000022")
+
+    async def two_bids() -> None:
+        await checks.status(first)  # nothing before it: no window
+        assert windows == []
+        await checks.status(second)  # a call just ended: this one gathers first
+        assert windows == [credit.BATCH_WINDOW_SECONDS]
+
+    asyncio.run(two_bids())
+    assert supervision.batches == [[first], [second]]
