@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -84,38 +84,42 @@ EVENT_COLUMNS = (
 )
 
 
-def event_values(
-    *,
-    principal: Principal | None,
-    action: str,
-    object_type: str,
-    object_id: str,
-    change: dict[str, Any],
-    platform: str | None,
-    organisation: str | None = None,
-    project_id: str | None = None,
-    lot_id: str | None = None,
-    actor: str | None = None,
-    actor_role: str | None = None,
-) -> dict[str, Any]:
-    """The columns of one audit event that the writer sets (the rest are server defaults).
+class Event(TypedDict):
+    """What a caller says of an audit event (:func:`record_event`, :func:`event_values`).
 
     ``change`` is what changed, without secrets; its SHA-256 over canonical JSON is the digest the
     ledger keeps. Actor defaults to the principal; pass ``actor``/``actor_role`` for anonymous steps
-    such as a failed login.
-    """
+    such as a failed login."""
+
+    principal: Principal | None
+    action: str
+    object_type: str
+    object_id: str
+    change: dict[str, Any]
+    platform: str | None
+    organisation: NotRequired[str | None]
+    project_id: NotRequired[str | None]
+    lot_id: NotRequired[str | None]
+    actor: NotRequired[str | None]
+    actor_role: NotRequired[str | None]
+
+
+def event_values(**event: Unpack[Event]) -> dict[str, Any]:
+    """The columns of one audit event that the writer sets (the rest are server defaults)."""
     ctx = current()
+    principal, change = event["principal"], event["change"]
+    actor, organisation = event.get("actor"), event.get("organisation")
     return {
         "event_id": uuid.uuid4(),
         "actor": actor if actor is not None else (principal.subject if principal else None),
-        "actor_role": actor_role or (principal.primary_role if principal else "anonymous"),
+        "actor_role": event.get("actor_role") or (principal.primary_role if principal else "anonymous"),
         "organisation": organisation if organisation is not None else (principal.org if principal else None),
-        "platform": platform,
-        "action": action,
-        "object_type": object_type,
-        "object_id": str(object_id),
-        "project_id": project_id,
-        "lot_id": lot_id,
+        "platform": event["platform"],
+        "action": event["action"],
+        "object_type": event["object_type"],
+        "object_id": str(event["object_id"]),
+        "project_id": event.get("project_id"),
+        "lot_id": event.get("lot_id"),
         "change": change,
         "digest": change_digest(change),
         "client_ip": ctx.client_ip if ctx else None,
@@ -125,39 +129,9 @@ def event_values(
     }
 
 
-def record_event(
-    session: Session,
-    model: Callable[..., OutboxMixin],
-    *,
-    principal: Principal | None,
-    action: str,
-    object_type: str,
-    object_id: str,
-    change: dict[str, Any],
-    platform: str | None,
-    organisation: str | None = None,
-    project_id: str | None = None,
-    lot_id: str | None = None,
-    actor: str | None = None,
-    actor_role: str | None = None,
-) -> OutboxMixin:
-    """Add an audit event (see :func:`event_values`) to the caller's transaction: it commits or
-    rolls back with the change."""
-    row = model(
-        **event_values(
-            principal=principal,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            change=change,
-            platform=platform,
-            organisation=organisation,
-            project_id=project_id,
-            lot_id=lot_id,
-            actor=actor,
-            actor_role=actor_role,
-        )
-    )
+def record_event(session: Session, model: Callable[..., OutboxMixin], **event: Unpack[Event]) -> OutboxMixin:
+    """Add an audit event to the caller's transaction: it commits or rolls back with the change."""
+    row = model(**event_values(**event))
     session.add(row)
     return row
 

@@ -109,22 +109,7 @@ def session_out(session: Session, ev: EvaluationSession, seen: service.Access) -
         .order_by(EvaluationVenue.role, EvaluationVenue.venue_id)
     )
     pauses = session.scalars(select(Pause).where(Pause.session_id == ev.id).order_by(Pause.paused_at))
-    rejections = []
-    for r in service.rejections_of(session, ev):
-        agree, disagree = service.rejection_votes(session, ev, r)
-        rejections.append(
-            RejectionOut(
-                id=r.id,
-                bid_id=r.bid_id,
-                reason=r.reason,
-                basis=r.basis,
-                status=r.status,
-                proposed_at=r.proposed_at,
-                decided_at=r.decided_at,
-                agree=agree,
-                disagree=disagree,
-            )
-        )
+    rejections = [_rejection_out(session, ev, r) for r in service.rejections_of(session, ev)]
     active = [m for m in members if m.status == "active"]
     return SessionOut(
         id=ev.id,

@@ -351,6 +351,16 @@ def record(
     receipt = _receipt(bid.id, "bid_accepted", version, signed_receipt, accepted_at)
     ctx = current()
     declared_in_envelope = signed.declared
+    # Collusion signals (domain §4; 条例 第四十条): stored with the version and sent in the audit event.
+    signals = {
+        "client_ip": ctx.client_ip if ctx else None,
+        "user_agent": ctx.user_agent if ctx else None,
+        "device_fingerprint": ctx.device_fingerprint if ctx else None,
+        "declared_device_fingerprint": declared_in_envelope.device_fingerprint,
+        "declared_document_author": declared_in_envelope.document_author,
+        "tool": declared_in_envelope.tool,
+        "deposit_payer_account": declared.deposit_payer_account,
+    }
     accepted = {
         "id": uuid.uuid4(),
         "bid_id": bid.id,
@@ -368,13 +378,8 @@ def record(
         "certificate_issuer": identity.issuer[:500],
         "certificate_serial": identity.serial_number[:64],
         "certificate_not_after": identity.not_after,
-        "client_ip": ctx.client_ip if ctx else None,
-        "user_agent": ctx.user_agent[:512] if ctx and ctx.user_agent else None,
-        "device_fingerprint": ctx.device_fingerprint if ctx else None,
-        "declared_device_fingerprint": declared_in_envelope.device_fingerprint,
-        "declared_document_author": declared_in_envelope.document_author,
-        "tool": declared_in_envelope.tool,
-        "deposit_payer_account": declared.deposit_payer_account,
+        **signals,
+        "user_agent": ctx.user_agent[:512] if ctx and ctx.user_agent else None,  # the column's width
         "idempotency_key": declared.idempotency_key,
         "request_id": ctx.request_id if ctx else None,
     }
@@ -403,16 +408,7 @@ def record(
                 "subject_serial": identity.subject_serial,
                 "not_after": identity.not_after.isoformat(),
             },
-            # Collusion signals (domain §4; 条例 第四十条), as recorded with the version.
-            "signals": {
-                "client_ip": ctx.client_ip if ctx else None,
-                "user_agent": ctx.user_agent if ctx else None,
-                "device_fingerprint": ctx.device_fingerprint if ctx else None,
-                "declared_device_fingerprint": declared_in_envelope.device_fingerprint,
-                "declared_document_author": declared_in_envelope.document_author,
-                "tool": declared_in_envelope.tool,
-                "deposit_payer_account": declared.deposit_payer_account,
-            },
+            "signals": signals,
             "idempotency_key": declared.idempotency_key,
         },
     )
