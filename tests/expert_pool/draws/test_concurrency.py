@@ -5,9 +5,6 @@ and concurrent retries of one request make one draw."""
 from __future__ import annotations
 
 import random
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, text
 
 from services.expert_pool.app import create_app as expert_pool_app
@@ -30,46 +25,13 @@ from shared.auth.revocations import StaticRevocations
 from shared.clients.supervision import SupervisionClient
 from shared.settings import normalise_database_url
 from tests.expert_pool.draws.conftest import draw_body
-from tools import migrate
-
-
-class Served:
-    """An app on a free loopback port, in a thread, for the duration of a ``with``."""
-
-    def __init__(self, app: FastAPI) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", ws="none", lifespan="on")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Served:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
+from tests.support.served import Served, migrated_database
 
 
 @pytest.fixture(scope="module")
 def race_db(database_server) -> Iterator[str]:
-    name = f"jincheng_draws_{uuid.uuid4().hex[:8]}"
-    url = database_server.create(name)
-    migrate.upgrade_all(url, services=("expert_pool", "supervision"))
-    yield url
-    database_server.drop(name)
+    with migrated_database(database_server, "draws", ("expert_pool", "supervision")) as url:
+        yield url
 
 
 @dataclass

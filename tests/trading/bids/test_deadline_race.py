@@ -11,7 +11,6 @@ receipt; no claim, temporary file or lock is left behind.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
@@ -25,8 +24,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, text
 
 from services.supervision.app import create_app as supervision_app
@@ -39,10 +36,10 @@ from shared.auth.revocations import StaticRevocations
 from shared.clients.supervision import SupervisionClient
 from shared.envelope import build_plaintext_zip, seal, signer_for
 from tests.support.pki import IssuedCert, issue_leaf, make_ca
+from tests.support.served import Served, migrated_database
 from tests.trading.bids.conftest import FORM, credit_code_for
 from tests.trading.notices.conftest import PDF, on_offer_lot
 from tests.trading.projects.test_router import AGENCY, project_body
-from tools import migrate
 
 BIDDERS = 24
 ENVELOPES_PER_BIDDER = 3
@@ -50,46 +47,10 @@ CLIENTS = 16
 DEADLINE_IN = timedelta(seconds=2)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Served:
-    """A real uvicorn server in a thread, on a free loopback port."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.port = _free_port()
-        # No websockets: nothing here uses them, and importing them only adds deprecation noise.
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", ws="none")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Served:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-
-
 @pytest.fixture(scope="module")
 def race_db(database_server) -> Iterator[str]:
-    name = f"jincheng_bids_{uuid.uuid4().hex[:8]}"
-    url = database_server.create(name)
-    migrate.upgrade_all(url, services=("trading", "supervision"))
-    yield url
-    database_server.drop(name)
+    with migrated_database(database_server, "bids", ("trading", "supervision")) as url:
+        yield url
 
 
 @dataclass
