@@ -570,8 +570,10 @@ def _write_selection(
     platforms = _platforms_of(session, [i for p in picks for i in p.members]) if venues else {}
     occupied = _occupied_seats(session, draw) if venues else Counter()
     for index, pick in enumerate(picks):
-        for position, expert_id in enumerate(pick.members, start=1):
-            venue = _seat(venues, occupied, platforms.get(expert_id))
+        # Members first, then the reserves in draw order: positions run on across both.
+        drawn = [(e, "member") for e in pick.members] + [(e, "reserve") for e in pick.reserves]
+        for position, (expert_id, role) in enumerate(drawn, start=1):
+            member = role == "member"
             assignment = DrawAssignment(
                 id=uuid.uuid4(),
                 draw_id=draw.id,
@@ -579,26 +581,14 @@ def _write_selection(
                 specialty=pick.specialty,
                 specialty_index=index,
                 position=position,
-                role="member",
-                status="pending",
-                venue_id=venue,
-                notified_at=now,
+                role=role,
+                status="pending" if member else "reserve",
+                venue_id=_seat(venues, occupied, platforms.get(expert_id)) if member else None,
+                notified_at=now if member else None,
             )
             session.add(assignment)
-            notifications.queue(session, "selected", draw, assignment)
-        for position, expert_id in enumerate(pick.reserves, start=len(pick.members) + 1):
-            session.add(
-                DrawAssignment(
-                    id=uuid.uuid4(),
-                    draw_id=draw.id,
-                    expert_id=uuid.UUID(expert_id),
-                    specialty=pick.specialty,
-                    specialty_index=index,
-                    position=position,
-                    role="reserve",
-                    status="reserve",
-                )
-            )
+            if member:
+                notifications.queue(session, "selected", draw, assignment)
     # The ledger gets digests and counts only: the names stay sealed until the result is decided.
     _emit_draw(
         session,
