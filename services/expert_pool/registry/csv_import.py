@@ -15,15 +15,13 @@ import hashlib
 import io
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio.from_thread
 from fastapi import Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.requests import ClientDisconnect
 
 from services.expert_pool.audit import emit
 from services.expert_pool.registry import errors
@@ -32,7 +30,6 @@ from services.expert_pool.registry.identity_numbers import IdNumberCipher
 from services.expert_pool.registry.schemas import ExpertCreate
 from services.expert_pool.registry.service import Problem, check_new_experts
 from shared.auth import Principal
-from shared.errors import ApiError
 from shared.storage import PayloadTooLarge
 
 CSV_MEDIA_TYPE = "text/csv"
@@ -125,27 +122,6 @@ def too_large(limits: ImportLimits) -> PayloadTooLarge:
         f"导入文件超过上限（{limits.max_bytes} 字节或 {limits.max_rows} 行）",
         details={"max_bytes": limits.max_bytes, "max_rows": limits.max_rows},
     )
-
-
-async def _read_some(stream: AsyncIterator[bytes]) -> bytes | None:
-    try:
-        return await anext(stream)
-    except StopAsyncIteration:
-        return None
-
-
-def request_chunks(request: Request) -> Generator[bytes, None, None]:
-    """The request body chunk by chunk, pulled from the event loop by the endpoint's worker thread."""
-    stream = request.stream()
-    try:
-        while (chunk := anyio.from_thread.run(_read_some, stream)) is not None:
-            if chunk:
-                yield chunk
-    except ClientDisconnect:
-        raise ApiError("上传未完成：客户端断开了连接", code="upload_incomplete") from None
-    finally:
-        # Refused half-way (too large, malformed): close the body stream on its own loop.
-        anyio.from_thread.run(stream.aclose)
 
 
 class _CappedSource(io.RawIOBase):

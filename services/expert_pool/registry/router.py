@@ -16,7 +16,6 @@ from services.expert_pool.registry.csv_import import (
     check_media_type,
     import_experts,
     import_limits,
-    request_chunks,
     too_large,
 )
 from services.expert_pool.registry.identity_numbers import IdNumberCipher, cipher_for
@@ -44,6 +43,7 @@ from services.expert_pool.settings import ExpertPoolSettings
 from shared.auth import Principal, ensure_city, require
 from shared.contracts.experts import Specialty as SpecialtyOut
 from shared.db import DbSession
+from shared.request_body import request_chunks
 
 router = APIRouter(tags=["registry"])
 staff = require("operator", "admin", typ="user")

@@ -27,16 +27,12 @@ from starlette.requests import ClientDisconnect
 
 from shared.certificates import CertificateIdentity, TrustStore
 from shared.envelope import EnvelopeFeed, EnvelopeHeader
-from shared.errors import ApiError
+from shared.request_body import upload_incomplete
 from shared.storage import BlobWriter, PayloadTooLarge, StoredBlob
 
 
 def too_large(max_bytes: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"投标文件超过允许的大小（{max_bytes} 字节）", details={"max_bytes": max_bytes})
-
-
-def upload_incomplete() -> ApiError:
-    return ApiError("上传未完成：客户端断开了连接", code="upload_incomplete")
 
 
 @dataclass(frozen=True)

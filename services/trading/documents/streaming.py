@@ -1,7 +1,7 @@
 """Upload bodies go from the socket to the blob store chunk by chunk, never whole into memory.
 
 Endpoints stay synchronous (the service's database style); FastAPI runs them in a worker thread,
-from which :func:`request_chunks` pulls each chunk of ``request.stream()`` off the event loop with
+from which :func:`shared.request_body.request_chunks` pulls each chunk of ``request.stream()`` off the event loop with
 ``anyio.from_thread``. Nothing in the app reads the body first: upload endpoints declare no body
 parameter, and the middleware is pure ASGI.
 """
@@ -9,15 +9,14 @@ parameter, and the middleware is pure ASGI.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import Generator
 from dataclasses import dataclass
 
-import anyio.from_thread
 from fastapi import Request
-from starlette.requests import ClientDisconnect
 
 from services.trading.settings import TradingSettings
-from shared.errors import ApiError, Unprocessable
+from shared.errors import Unprocessable
+from shared.request_body import request_chunks
 from shared.storage import BlobStore, LocalBlobStore, PayloadTooLarge
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -80,24 +79,3 @@ def upload_from(request: Request, filename: str) -> Upload:
         chunks=request_chunks(request),
         max_bytes=max_bytes,
     )
-
-
-async def _next_chunk(stream: AsyncGenerator[bytes, None]) -> bytes | None:
-    try:
-        return await stream.__anext__()
-    except StopAsyncIteration:
-        return None
-
-
-def request_chunks(request: Request) -> Generator[bytes, None, None]:
-    """The request body, chunk by chunk, for code running in a worker thread of the request."""
-    stream = request.stream()
-    try:
-        while (chunk := anyio.from_thread.run(_next_chunk, stream)) is not None:
-            if chunk:
-                yield chunk
-    except ClientDisconnect:
-        raise ApiError("上传未完成：客户端断开了连接", code="upload_incomplete") from None
-    finally:
-        # Stopped early (too large, refused): close the body stream on its own loop, not in GC.
-        anyio.from_thread.run(stream.aclose)
