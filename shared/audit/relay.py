@@ -16,7 +16,6 @@ drops duplicates by event id.
 from __future__ import annotations
 
 import logging
-import threading
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
+from shared.background import BackgroundLoop
 from shared.errors import ApiError
 
 log = logging.getLogger("shared.audit.relay")
@@ -35,7 +35,7 @@ def _lock_key(schema: str) -> int:
     return zlib.crc32(f"audit-relay:{schema}".encode())
 
 
-class OutboxRelay:
+class OutboxRelay(BackgroundLoop):
     def __init__(
         self,
         *,
@@ -52,29 +52,7 @@ class OutboxRelay:
         self.post_batch = post_batch
         self.interval = interval
         self.max_backoff = max_backoff
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"audit-relay-{self.source}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def wake(self) -> None:
-        """Ask for a delivery round now (after a request wrote events)."""
-        self._wake.set()
-
-    def _sleep(self, seconds: float) -> None:
-        """Idle wait: a request that wrote events may cut it short."""
-        self._wake.wait(seconds)
-        self._wake.clear()
+        super().__init__(f"audit-relay-{source}")
 
     def _back_off(self, seconds: float) -> None:
         """Wait after a failure: only stopping cuts it short. Wakes from busy requests must not,

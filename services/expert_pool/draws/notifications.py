@@ -11,7 +11,6 @@ message twice, never zero times. Channels plug in by name (``EXPERT_POOL_NOTIFIC
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.expert_pool.audit import emit
 from services.expert_pool.draws.models import Draw, DrawAssignment, ExpertNotification
 from services.expert_pool.settings import ExpertPoolSettings
+from shared.background import BackgroundLoop
 from shared.platforms import PLATFORMS
 
 log = logging.getLogger("services.expert_pool.notifications")
@@ -174,7 +174,7 @@ def deliver_pending(session: Session, channel: NotificationChannel, *, batch: in
     return sent
 
 
-class NotificationLoop:
+class NotificationLoop(BackgroundLoop):
     """The background delivery loop, one thread per process (replicas share the work through
     ``for update skip locked``)."""
 
@@ -184,26 +184,7 @@ class NotificationLoop:
         self.session_factory = session_factory
         self.channel = channel
         self.interval = interval
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="expert-notifications", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        super().__init__("expert-notifications")
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -214,8 +195,7 @@ class NotificationLoop:
                 log.exception("notification delivery round failed")
                 sent = 0
             if sent < BATCH:
-                self._wake.wait(self.interval)
-                self._wake.clear()
+                self._sleep(self.interval)
 
 
 def install(app: FastAPI) -> None:

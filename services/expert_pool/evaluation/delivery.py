@@ -24,6 +24,7 @@ from services.expert_pool.evaluation import service
 from services.expert_pool.evaluation.models import EvaluationReportRecord, EvaluationSession
 from services.expert_pool.settings import ExpertPoolSettings
 from shared.auth import Principal
+from shared.background import BackgroundLoop
 from shared.clients.portal import PortalClient, ServiceTokenProvider
 from shared.clients.trading import TradingClient
 from shared.contracts.experts import EvaluationReport
@@ -187,21 +188,16 @@ def run_once(factory: Callable[[], Session], client: Trading, settings: ExpertPo
         deliver(factory, client, report_id)
 
 
-class EvaluationLoop:
+class EvaluationLoop(BackgroundLoop):
     """A daemon thread running :func:`run_once` every few seconds until stopped."""
 
     def __init__(self, app: FastAPI, interval: float = LOOP_INTERVAL_SECONDS) -> None:
         self.app = app
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="evaluation-loop", daemon=True)
+        super().__init__("evaluation-loop")
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self.interval + 5)
+    def stop(self, timeout: float | None = None) -> None:
+        super().stop(self.interval + 5 if timeout is None else timeout)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

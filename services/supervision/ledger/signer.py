@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -13,19 +12,19 @@ from sqlalchemy.orm import Session
 
 from services.supervision.ledger.models import LedgerTreeHead
 from services.supervision.ledger.tree_heads import sign_if_grown
+from shared.background import BackgroundLoop
 from shared.db import make_session_factory
 from shared.ed25519_keys import signing_key
 
 log = logging.getLogger("services.supervision.ledger.signer")
 
 
-class TreeHeadSigner:
+class TreeHeadSigner(BackgroundLoop):
     def __init__(self, sessions: Callable[[], Session], key: Ed25519PrivateKey, interval: float) -> None:
         self._sessions = sessions
         self._key = key
         self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("ledger-tree-head-signer")
 
     def sign_once(self) -> LedgerTreeHead | None:
         """Sign if the ledger grew since the last tree head; returns the new head or None."""
@@ -35,16 +34,8 @@ class TreeHeadSigner:
             session.execute(text("set local statement_timeout = '60s'"))
             return sign_if_grown(session, self._key)
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="ledger-tree-head-signer", daemon=True)
-        self._thread.start()
-
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        super().stop(timeout)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
