@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
 
+from shared.contracts.experts import DrawSummary
 from shared.schemas import RequestModel
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=1000)]
@@ -89,19 +90,14 @@ class CommitteeOut(BaseModel):
     entries: list[CommitteeEntryOut]
 
 
-class DrawDetail(BaseModel):
+class DrawDetail(DrawSummary):
     """A draw as platform staff and supervisors follow it: its history and counts, never names."""
 
-    id: uuid.UUID
-    lot_id: uuid.UUID
     project_code: str
     platform: str
-    kind: str
     parent_id: uuid.UUID | None
-    status: str
     reason: str | None
     requested_by: str
-    commitment: str
     request_digest: str
     snapshot_sha256: str | None
     result_sha256: str | None
@@ -110,12 +106,6 @@ class DrawDetail(BaseModel):
     credit_checked: int | None
     credit_banned: int
     failure: dict[str, Any] | None
-    members_required: int
-    accepted: int
-    pending: int
-    declined: int
-    reserves_left: int
-    created_at: datetime
     selected_at: datetime | None
     revealed_at: datetime | None
     voided_at: datetime | None

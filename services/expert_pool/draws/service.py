@@ -796,18 +796,13 @@ def summary(session: Session, draw: Draw) -> DrawSummary:
 
 
 def detail(session: Session, draw: Draw) -> DrawDetail:
-    counts = _counts(session, draw.id)
     return DrawDetail(
-        id=draw.id,
-        lot_id=draw.lot_id,
+        **summary(session, draw).model_dump(),
         project_code=draw.project_code,
         platform=draw.platform,
-        kind=draw.kind,
         parent_id=draw.parent_id,
-        status=draw.status,
         reason=draw.reason,
         requested_by=draw.requested_by,
-        commitment=draw.commitment,
         request_digest=draw.request_digest,
         snapshot_sha256=draw.snapshot_sha256,
         result_sha256=draw.result_sha256,
@@ -816,12 +811,6 @@ def detail(session: Session, draw: Draw) -> DrawDetail:
         credit_checked=draw.credit_checked,
         credit_banned=sum(1 for r in (draw.skipped or {}).values() if r == "credit_banned"),
         failure=draw.failure,
-        members_required=draw.members_required,
-        accepted=counts["accepted"],
-        pending=counts["pending"],
-        declined=counts["declined"] + counts["no_show"],
-        reserves_left=counts["reserve"],
-        created_at=draw.created_at,
         selected_at=draw.selected_at,
         revealed_at=draw.revealed_at,
         voided_at=draw.voided_at,

@@ -56,6 +56,21 @@ class ReceivedEnvelope:
     def discard(self) -> None:
         self._ciphertext.discard()
 
+    @classmethod
+    def read(cls, feed: EnvelopeFeed, ciphertext: BlobWriter) -> ReceivedEnvelope:
+        """What ``feed`` read, once the body is over (:class:`EnvelopeRejected` if its header never
+        completed); the ciphertext went to ``ciphertext``."""
+        feed.end()
+        assert feed.header is not None and feed.identity is not None  # noqa: S101 - end() raises otherwise
+        return cls(
+            header=feed.header,
+            raw_header=feed.raw_header,
+            identity=feed.identity,
+            envelope_sha256=feed.envelope_sha256,
+            _feed=feed,
+            _ciphertext=ciphertext,
+        )
+
 
 async def receive_envelope(
     body: AsyncIterator[bytes],
@@ -98,16 +113,7 @@ async def receive_envelope(
     except ClientDisconnect:
         raise upload_incomplete() from None
     stop()
-    feed.end()
-    assert feed.header is not None and feed.identity is not None  # noqa: S101 - end() raises otherwise
-    return ReceivedEnvelope(
-        header=feed.header,
-        raw_header=feed.raw_header,
-        identity=feed.identity,
-        envelope_sha256=feed.envelope_sha256,
-        _feed=feed,
-        _ciphertext=ciphertext,
-    )
+    return ReceivedEnvelope.read(feed, ciphertext)
 
 
 async def digest_body(body: AsyncIterator[bytes], *, max_bytes: int) -> str:

@@ -116,16 +116,7 @@ class Lot:
         writer = self.store.writer(max_bytes=1 << 20)
         writer.write(feed.feed(sealed.read_bytes()))
         writer.discard()  # recording does not store the ciphertext; the endpoint does it before
-        feed.end()
-        assert feed.header is not None and feed.identity is not None
-        return ReceivedEnvelope(
-            header=feed.header,
-            raw_header=feed.raw_header,
-            identity=feed.identity,
-            envelope_sha256=feed.envelope_sha256,
-            _feed=feed,
-            _ciphertext=writer,
-        )
+        return ReceivedEnvelope.read(feed, writer)
 
     def started(self, session: Session, principal: Principal, declared: service.Declared) -> service.Started:
         started = service.start(session, principal, self.id, declared, claim_ttl=timedelta(hours=1))
