@@ -28,7 +28,7 @@ Rules (docs/evaluation.md has the worked example):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
@@ -314,6 +314,35 @@ class Outcome:
         return self.ranked[:MAX_CANDIDATES]
 
 
+def _ranked(
+    ordered: list[str],
+    by_id: Mapping[str, Bid],
+    eval_prices: Mapping[str, int],
+    *,
+    tie: Callable[[str], tuple[Any, ...]],
+    scores: Callable[[str], tuple[Decimal | None, dict[str, Decimal], Decimal | None]],
+) -> list[BidResult]:
+    """``ordered`` as results, ranked 1, 2, …; a bid ties with the one before when ``tie`` gives
+    both the same; ``scores`` gives its price score, members' totals and score."""
+    results = []
+    for i, b in enumerate(ordered):
+        price_score, member_totals, score = scores(b)
+        results.append(
+            BidResult(
+                bid_id=b,
+                bidder_credit_code=by_id[b].bidder_credit_code,
+                price_fen=by_id[b].price_fen,
+                evaluation_price_fen=eval_prices[b],
+                price_score=price_score,
+                member_totals=member_totals,
+                score=score,
+                rank=i + 1,
+                tied_with_previous=i > 0 and tie(b) == tie(ordered[i - 1]),
+            )
+        )
+    return results
+
+
 def aggregate(
     method: Method,
     bids: Sequence[Bid],
@@ -331,22 +360,13 @@ def aggregate(
     eval_prices = {b.bid_id: evaluation_price_fen(b, adjustments) for b in bids}
     if isinstance(method, LowestEvaluatedPrice):
         ordered = sorted(compliant, key=lambda b: (eval_prices[b], by_id[b].price_fen, by_id[b].bidder_credit_code, b))
-        ranked = [
-            BidResult(
-                bid_id=b,
-                bidder_credit_code=by_id[b].bidder_credit_code,
-                price_fen=by_id[b].price_fen,
-                evaluation_price_fen=eval_prices[b],
-                price_score=None,
-                member_totals={},
-                score=None,
-                rank=i + 1,
-                tied_with_previous=i > 0
-                and (eval_prices[b], by_id[b].price_fen)
-                == (eval_prices[ordered[i - 1]], by_id[ordered[i - 1]].price_fen),
-            )
-            for i, b in enumerate(ordered)
-        ]
+        ranked = _ranked(
+            ordered,
+            by_id,
+            eval_prices,
+            tie=lambda b: (eval_prices[b], by_id[b].price_fen),
+            scores=lambda b: (None, {}, None),
+        )
         return Outcome(method=method.method, ranked=ranked, rejected=sorted(rejected))
 
     if not sheets:
@@ -385,20 +405,12 @@ def aggregate(
         compliant,
         key=lambda b: (-bid_scores[b], by_id[b].price_fen, eval_prices[b], by_id[b].bidder_credit_code, b),
     )
-    ranked = [
-        BidResult(
-            bid_id=b,
-            bidder_credit_code=by_id[b].bidder_credit_code,
-            price_fen=by_id[b].price_fen,
-            evaluation_price_fen=eval_prices[b],
-            price_score=prices[b],
-            member_totals={m: round_fraction(t) for m, t in totals[b].items()},
-            score=bid_scores[b],
-            rank=i + 1,
-            tied_with_previous=i > 0
-            and (bid_scores[b], by_id[b].price_fen) == (bid_scores[ordered[i - 1]], by_id[ordered[i - 1]].price_fen),
-        )
-        for i, b in enumerate(ordered)
-    ]
+    ranked = _ranked(
+        ordered,
+        by_id,
+        eval_prices,
+        tie=lambda b: (bid_scores[b], by_id[b].price_fen),
+        scores=lambda b: (prices[b], {m: round_fraction(t) for m, t in totals[b].items()}, bid_scores[b]),
+    )
     deviations.sort(key=lambda d: (d.bid_id, d.member))
     return Outcome(method=method.method, ranked=ranked, rejected=sorted(rejected), deviations=deviations)
