@@ -8,12 +8,14 @@ the key only through the configured :class:`KeySource` by ``kid``.
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from typing import Any
 
-from jose import jwt
+from jose import jwk, jwt
+from jose.backends.base import Key
 from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
 
-from shared.auth.keys import KeySource
+from shared.auth.keys import Jwk, KeySource
 from shared.auth.principal import ROLES, Principal
 from shared.auth.revocations import RevocationSource
 from shared.errors import Unauthenticated
@@ -60,13 +62,13 @@ def verify_token(
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise TokenRejected("missing kid")
-    key = keys.get_key(kid, wait=wait)
-    if key is None:
+    found = keys.get_key(kid, wait=wait)
+    if found is None:
         raise TokenRejected("unknown kid")
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
-            key,
+            _verification_key(found),
             algorithms=[ALGORITHM],
             audience=audience,
             issuer=issuer,
@@ -87,6 +89,21 @@ def verify_token(
     except JOSEError:
         raise TokenRejected("signature") from None
     return _principal_from_claims(claims, revocations, time.time() if now is None else now, wait=wait)
+
+
+def _verification_key(found: Jwk) -> Key:
+    """The public key of a JWK, made once per key: turning the JWK's coordinates into a key took a
+    quarter of every token check (docs/adr/0007-bid-surge.md). Cached by the JWK's content, not its
+    ``kid``, so a key replaced under the same ``kid`` is never verified with the old one."""
+    return _constructed(tuple(sorted((name, value) for name, value in found.items() if isinstance(value, str))))
+
+
+@lru_cache(maxsize=64)
+def _constructed(fields: tuple[tuple[str, str], ...]) -> Key:
+    try:
+        return jwk.construct(dict(fields), ALGORITHM)
+    except (JOSEError, ValueError):  # not an EC P-256 public key: it verifies nothing
+        raise TokenRejected("signature") from None
 
 
 def _principal_from_claims(

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.auth import tokens
 from shared.auth.keys import JwksKeySource, StaticKeySource, WouldBlock
 from shared.auth.revocations import HttpRevocations, StaticRevocations
 from shared.auth.tokens import TokenRejected, verify_token
@@ -26,6 +27,38 @@ def test_verify_returns_the_principal(issuer):
 def test_audience_list_is_accepted_when_it_names_us(issuer):
     token = issuer.token(aud=["portal", "trading"])
     assert verify_token(token, audience="trading", issuer="jincheng-portal", keys=StaticKeySource([issuer.jwk]))
+
+
+def test_a_key_is_made_from_its_jwk_once(issuer, monkeypatch):
+    """The JWK's coordinates become a key once, not per token (a quarter of a check's cost)."""
+    minted = [issuer.token(sub=sub) for sub in ("u1", "u2", "u3")]  # signing makes keys too
+    made: list[dict[str, Any]] = []
+    construct = tokens.jwk.construct
+    monkeypatch.setattr(tokens.jwk, "construct", lambda data, alg: made.append(data) or construct(data, alg))
+    keys = StaticKeySource([issuer.jwk])
+    for token in minted:
+        assert verify_token(token, audience="trading", issuer="jincheng-portal", keys=keys)
+    assert len(made) <= 1  # none if an earlier test already verified with this issuer's key
+
+
+def test_a_key_replaced_under_the_same_kid_is_not_verified_with_the_old_one(issuer):
+    keys = StaticKeySource([issuer.jwk])
+    assert verify_token(issuer.token(), audience="trading", issuer="jincheng-portal", keys=keys)
+    successor = TestIssuer()  # same kid, another key
+    assert successor.kid == issuer.kid
+    replaced = StaticKeySource([successor.jwk])
+    with pytest.raises(TokenRejected, match="signature"):
+        verify_token(issuer.token(), audience="trading", issuer="jincheng-portal", keys=replaced)
+    assert verify_token(successor.token(), audience="trading", issuer="jincheng-portal", keys=replaced)
+
+
+def test_a_jwk_that_is_no_ec_key_rejects_the_token_and_is_no_error(issuer):
+    broken = {**issuer.jwk, "x": "not base64 at all!"}
+    with pytest.raises(TokenRejected, match="signature"):
+        verify_token(issuer.token(), audience="trading", issuer="jincheng-portal", keys=StaticKeySource([broken]))
+    rsa = {"kty": "RSA", "n": "AQAB", "e": "AQAB", "kid": issuer.kid}
+    with pytest.raises(TokenRejected, match="signature"):
+        verify_token(issuer.token(), audience="trading", issuer="jincheng-portal", keys=StaticKeySource([rsa]))
 
 
 @pytest.mark.parametrize(
