@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from shared.auth.principal import Principal
+from shared.json_rows import insert_from_json, json_row
 from shared.request_context import current
 
 
@@ -136,18 +137,13 @@ def record_event(session: Session, model: Callable[..., OutboxMixin], **event: U
     return row
 
 
-def insert_event_sql(table: str, prefix: str) -> str:
-    """``insert into <table> (…) values (:<prefix>…)`` of :func:`event_values`' columns, for a path
-    that writes the event inside a larger statement instead of through the unit of work (the bid
-    submission: one round trip and no flush). Bind ``<prefix>change`` as JSON text, see
-    :func:`event_params`."""
-    values = ", ".join(f"cast(:{prefix}{c} as jsonb)" if c == "change" else f":{prefix}{c}" for c in EVENT_COLUMNS)
-    return f"insert into {table} ({', '.join(EVENT_COLUMNS)}) values ({values})"  # noqa: S608 - our column names
+def insert_event_sql(table: str, param: str) -> str:
+    """The ``insert into <table>`` of one event's :func:`event_values`, bound as the one JSON
+    parameter ``param`` (:func:`event_param`), for a path that writes the event inside a larger
+    statement instead of through the unit of work (the bid submission: one round trip and no flush)."""
+    return insert_from_json(table, EVENT_COLUMNS, param)
 
 
-def event_params(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
-    """The parameters of :func:`insert_event_sql` for one event's :func:`event_values` (``change``
-    as canonical JSON text, which the statement casts)."""
-    values = dict(values)
-    values["change"] = canonical_json(values["change"]).decode()
-    return {f"{prefix}{name}": value for name, value in values.items()}
+def event_param(param: str, values: dict[str, Any]) -> dict[str, str]:
+    """The parameter of :func:`insert_event_sql` for one event's :func:`event_values`."""
+    return {param: json_row(values)}

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from services.trading.db import OutboxEvent
-from shared.audit.outbox import EVENT_COLUMNS, change_digest, event_params, event_values, insert_event_sql, record_event
+from shared.audit.outbox import EVENT_COLUMNS, change_digest, event_param, event_values, insert_event_sql, record_event
 from shared.audit.relay import OutboxRelay
 from tools import migrate
 
@@ -208,7 +208,7 @@ def test_an_event_written_as_sql_is_the_row_record_event_writes(outbox):
     values = event_values(**event)
     assert tuple(values) == EVENT_COLUMNS
     with outbox.begin() as conn:
-        conn.execute(text(insert_event_sql("trading.audit_outbox", "e_")), event_params("e_", values))
+        conn.execute(text(insert_event_sql("trading.audit_outbox", "event")), event_param("event", values))
     with Session(outbox) as session, session.begin():
         record_event(session, OutboxEvent, **event)
     compared = [c for c in EVENT_COLUMNS if c != "event_id"]

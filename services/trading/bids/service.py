@@ -41,12 +41,13 @@ from services.trading.lots import service as lots
 from services.trading.lots.models import Lot
 from services.trading.notices.models import Notice, NoticeLot
 from services.trading.projects.models import Project
-from shared.audit.outbox import event_params, event_values, insert_event_sql
+from shared.audit.outbox import event_param, event_values, insert_event_sql
 from shared.auth import Principal
 from shared.db import db_now, db_today
 from shared.envelope import EnvelopeRejected
 from shared.envelope.codec import canonical_json
 from shared.errors import Conflict, NotFound
+from shared.json_rows import insert_from_json, json_row
 from shared.request_context import current
 
 log = logging.getLogger("services.trading.bids")
@@ -175,6 +176,25 @@ _LOCK_OWN_BID = (
     .where(_bids.c.lot_id == bindparam("lot_id"), _bids.c.bidder_org == bindparam("org"))
     .with_for_update()
 )
+# The record's first round trip: the lot share-locked, then the caller's bid locked for update (if
+# there is one), then the clock, read over both locks (see lots.LOCKED_FOR_BIDS). The bid is locked
+# second, as when each had its own statement, so lock order is unchanged.
+_own = (
+    select(_bids.c.id, _bids.c.bidder_credit_code, _bids.c.status, _bids.c.latest_version)
+    .where(_bids.c.lot_id == lots.LOCKED_FOR_BIDS.c.id, _bids.c.bidder_org == bindparam("org"))
+    .with_for_update()
+    .lateral("own")
+)
+_LOCK_LOT_AND_OWN_BID = select(
+    lots.LOCKED_FOR_BIDS.c.id,
+    lots.LOCKED_FOR_BIDS.c.status,
+    lots.LOCKED_FOR_BIDS.c.bid_deadline,
+    _own.c.id.label("bid_id"),
+    _own.c.bidder_credit_code,
+    _own.c.status.label("bid_status"),
+    _own.c.latest_version,
+    func.clock_timestamp().label("now"),
+).select_from(lots.LOCKED_FOR_BIDS.outerjoin(_own, true()))
 # As text, like the claim (services/trading/bids/idempotency.py): INSERT … ON CONFLICT built from Core
 # is not cached by SQLAlchemy and would be compiled for every first submission.
 _INSERT_BID = text(
@@ -185,20 +205,20 @@ _INSERT_BID = text(
 )
 
 
-def _insert(table: Table, prefix: str) -> str:
-    """``insert into <table> (<every column>) values (:<prefix><column>, …)``."""
-    columns = [column.name for column in table.columns]
-    values = ", ".join(f":{prefix}{name}" for name in columns)
-    return f"insert into {table.fullname} ({', '.join(columns)}) values ({values})"  # noqa: S608 - the models' names
+def _insert(table: Table, param: str) -> str:
+    """``insert into <table>`` of every column, the row bound as the one JSON parameter ``param``."""
+    return insert_from_json(table.fullname, [column.name for column in table.columns], param)
 
 
 # The receipt, the version, the audit event and (with an Idempotency-Key) the claim bound to them,
 # in one statement and one round trip, with no unit-of-work flush; the versions' and the claim's
 # foreign keys to the receipt are checked at its end, when the receipt inserted by the first part is
-# there. The event's columns are the ones ``emit`` writes (shared/audit/outbox.py builds both).
+# there. Each row is one JSON parameter (shared/json_rows.py: column by column these are 55
+# parameters, which psycopg would parse the statement again for on every bid). The event's columns
+# are the ones ``emit`` writes (shared/audit/outbox.py builds both).
 _WRITES = (
-    f"with receipt as ({_insert(_receipts, 'r_')}), version as ({_insert(_versions, 'v_')})"
-    f", event as ({insert_event_sql(cast(Table, OutboxEvent.__table__).fullname, 'e_')})"
+    f"with receipt as ({_insert(_receipts, 'receipt')}), version as ({_insert(_versions, 'version')})"
+    f", event as ({insert_event_sql(cast(Table, OutboxEvent.__table__).fullname, 'event')})"
 )
 _RECORD = text(f"{_WRITES} select 1")
 _RECORD_AND_BIND = text(f"{_WRITES} {idempotency.BIND_CLAIM}")
@@ -267,20 +287,31 @@ def _lock_own_bid(session: Session, lot_id: uuid.UUID, org: str) -> _OwnBid | No
     return _OwnBid(*row) if row is not None else None
 
 
+def _lock_lot_and_own_bid(
+    session: Session, lot_id: uuid.UUID, org: str
+) -> tuple[lots.LotState, _OwnBid | None, datetime]:
+    """The lot share-locked, the caller's bid (if any) locked, and the clock read after both."""
+    row = session.connection().execute(_LOCK_LOT_AND_OWN_BID, {"lot_id": lot_id, "org": org}).one()
+    lot = lots.LotState(row.id, row.status, row.bid_deadline)
+    if row.bid_id is None:
+        return lot, None, row.now
+    return lot, _OwnBid(row.bid_id, row.bidder_credit_code, row.bid_status, row.latest_version), row.now
+
+
 def _bid_to_version(
-    session: Session, lot_id: uuid.UUID, org: str, credit_code: str, accepted_at: datetime
+    session: Session, found: _OwnBid | None, lot_id: uuid.UUID, org: str, credit_code: str, accepted_at: datetime
 ) -> tuple[_OwnBid, bool]:
-    """The caller's bid, locked, and whether this submission created it (as version 1).
+    """The caller's bid, locked (``found`` under the lot's lock), and whether this submission
+    created it (as version 1).
 
     The lot is only share-locked (:func:`lots.lock_for_bids`), so two first submissions of one
-    organisation can both find no bid here. The insert settles it: ``ON CONFLICT DO NOTHING`` waits
+    organisation can both find no bid. The insert settles it: ``ON CONFLICT DO NOTHING`` waits
     for a concurrent insert of the same (lot, organisation) to commit or roll back, and then either
     inserts or yields nothing; after nothing, the bid is read again in a new snapshot and locked, and
     this submission becomes the next version of it. No bid of ours after a conflict means the other
     unique key, (lot, credit code), belongs to another organisation's account."""
-    bid = _lock_own_bid(session, lot_id, org)
-    if bid is not None:
-        return bid, False
+    if found is not None:
+        return found, False
     created = _OwnBid(id=uuid.uuid4(), bidder_credit_code=credit_code, status="submitted", latest_version=1)
     params = {"id": created.id, "lot_id": lot_id, "bidder_org": org, "bidder_credit_code": credit_code}
     inserted = session.connection().execute(_INSERT_BID, {**params, "accepted_at": accepted_at}).first()
@@ -304,13 +335,13 @@ def record(
 
     Under a share lock on the lot, ``clock_timestamp()`` strictly before the deadline and the lot not
     suspended; then the version, its signed receipt, the claim bound to it and the audit event. Every
-    round trip and every unit-of-work flush here is paid by every bid of a surge, so: the lock and the
-    clock in one statement, the bid's row in one, and the receipt, the version, the audit event and
-    the claim in one (Core, no flush).
+    round trip and every unit-of-work flush here is paid by every bid of a surge, so: the locks and
+    the clock in one statement, and the receipt, the version, the audit event and the claim in one
+    (Core, no flush; the bid's row in a third only when this is its first version).
     """
     org = organisation(principal)
     lot_id = started.lot_id
-    locked, now = lots.lock_for_bids_now(session, lot_id)
+    locked, found, now = _lock_lot_and_own_bid(session, lot_id, org)
     accepted_at = ensure_open(session, locked, now=now)
     identity = received.identity
     if identity.not_after < accepted_at:
@@ -319,7 +350,7 @@ def record(
             EnvelopeRejected("untrusted_certificate", "签名证书在上传过程中过期", certificate_reason="expired")
         )
     signed = received.header.signed
-    bid, created = _bid_to_version(session, lot_id, org, declared.credit_code, accepted_at)
+    bid, created = _bid_to_version(session, found, lot_id, org, declared.credit_code, accepted_at)
     if created:
         version, action = 1, "bid.submitted"
     else:
@@ -412,9 +443,7 @@ def record(
             "idempotency_key": declared.idempotency_key,
         },
     )
-    row = {f"r_{name}": value for name, value in _columns(receipt).items()}
-    row |= {f"v_{name}": value for name, value in accepted.items()}
-    row |= event_params("e_", event)
+    row = {"receipt": json_row(_columns(receipt)), "version": json_row(accepted)} | event_param("event", event)
     core = session.connection()
     if started.held is None:
         core.execute(_RECORD, row)

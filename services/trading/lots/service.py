@@ -127,18 +127,6 @@ class LotState:
     bid_deadline: datetime
 
 
-def lock_for_bids_now(session: Session, lot_id: uuid.UUID) -> tuple[LotState, datetime]:
-    """:func:`lock_for_bids`, and the database clock read once the lock is held, in one round trip
-    (Core: it runs in every bid's transaction, and loading an ORM object cost more than the query).
-
-    The lock is taken in a ``MATERIALIZED`` CTE and the clock read by the query over it: a row
-    reaches the outer query only after the CTE's ``LockRows`` has locked it, so the clock cannot be
-    older than the lock. (Read in the locking ``SELECT`` itself, it would be evaluated when the scan
-    finds the row, before a wait for the lock, and again after it only if the row had been updated.)"""
-    row = session.connection().execute(_LOCK_FOR_BIDS_NOW, {"lot_id": lot_id}).one()
-    return LotState(row.id, row.status, row.bid_deadline), row.now
-
-
 # Built once: they run in every bid's transaction.
 _LOCK_FOR_BIDS = (
     select(Lot)
@@ -146,14 +134,20 @@ _LOCK_FOR_BIDS = (
     .with_for_update(read=True)
     .execution_options(populate_existing=True)
 )
-_locked = (
+# The lot share-locked (as :func:`lock_for_bids`) in a ``MATERIALIZED`` CTE, bound by ``lot_id``, for
+# a statement that reads the database clock over it in the same round trip (Core: it runs in every
+# bid's transaction, and loading an ORM object cost more than the query). A row reaches the outer
+# query only after the CTE's ``LockRows`` has locked it, so a clock read there cannot be older than
+# the lock. (Read in the locking ``SELECT`` itself, it would be evaluated when the scan finds the row,
+# before a wait for the lock, and again after it only if the row had been updated.) The bid
+# submission's lock (services/trading/bids/service.py) is the one that reads it.
+LOCKED_FOR_BIDS = (
     select(_lots.c.id, _lots.c.status, _lots.c.bid_deadline)
     .where(_lots.c.id == bindparam("lot_id"))
     .with_for_update(read=True)
     .cte("locked")
     .prefix_with("MATERIALIZED")
 )
-_LOCK_FOR_BIDS_NOW = select(_locked, func.clock_timestamp().label("now"))
 
 
 def ensure_not_suspended(lot: Lot | LotState) -> None:
