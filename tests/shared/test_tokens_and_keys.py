@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
+from jose import jwk
 
-from shared.auth import tokens
 from shared.auth.keys import JwksKeySource, StaticKeySource, WouldBlock
 from shared.auth.revocations import HttpRevocations, StaticRevocations
 from shared.auth.tokens import TokenRejected, verify_token
@@ -33,8 +33,13 @@ def test_a_key_is_made_from_its_jwk_once(issuer, monkeypatch):
     """The JWK's coordinates become a key once, not per token (a quarter of a check's cost)."""
     minted = [issuer.token(sub=sub) for sub in ("u1", "u2", "u3")]  # signing makes keys too
     made: list[dict[str, Any]] = []
-    construct = tokens.jwk.construct
-    monkeypatch.setattr(tokens.jwk, "construct", lambda data, alg: made.append(data) or construct(data, alg))
+    construct = jwk.construct
+
+    def counted(data: dict[str, Any], algorithm: str) -> Any:
+        made.append(data)
+        return construct(data, algorithm)
+
+    monkeypatch.setattr(jwk, "construct", counted)
     keys = StaticKeySource([issuer.jwk])
     for token in minted:
         assert verify_token(token, audience="trading", issuer="jincheng-portal", keys=keys)
