@@ -1,7 +1,7 @@
 """Deadline surge: sealed bids streamed into a real trading process, then a burst across the deadline.
 
 ``python -m bench.bench_bids [--bidders 500] [--size-mib 1] [--concurrency 64] [--lead 5] [--late 100]
-[--large-clients 64] [--large-mib 50] [--workers 2]``
+[--large-clients 64] [--large-mib 50] [--rounds 5] [--workers 2]``
 
 What runs, all on loopback:
 
@@ -19,9 +19,13 @@ What runs, all on loopback:
 Before the measured phases, each server gets one unmeasured round of ``--concurrency`` uploads
 (trading's to a lot of their own), and every client is made before its phase starts: a platform
 meets a surge warm, after hours of serving. Phases: (1) every bidder submits one envelope of
-``--size-mib`` MiB with ``--concurrency`` clients,
-far from the deadline: bids/s, latency and the CPU milliseconds per bid of each process tree
-(trading, supervision, PostgreSQL, the clients here); (1b) ``--large-clients`` bidders upload an
+``--size-mib`` MiB with ``--concurrency`` clients, far from the deadline, in ``--rounds`` rounds
+(the first its bid, then new versions of it), each right after the baseline got the same uploads:
+bids/s, latency and the CPU milliseconds per bid of each process tree (trading, supervision,
+PostgreSQL, the clients here), and the ratio to the baseline, the median of the rounds' ratios.
+This machine's speed drifts by 10–20 % from one minute to the next (it is shared); one pair of
+runs gave ratios from 0.35 to 0.49 for the same code, alternating rounds seconds apart put the
+drift on both sides of each ratio. (1b) ``--large-clients`` bidders upload an
 envelope of ``--large-mib`` MiB all at once: how much trading's resident memory grows (it must
 stream, not buffer); (2) the deadline is set to the database's
 ``clock_timestamp() + --lead`` seconds and every bidder submits a modification at once, so the burst
@@ -30,11 +34,11 @@ would (its longest wait); (3) ``--late`` more submissions after it. Then the dat
 the answers: late accepts (a version with a database time at or after the deadline, or a 201
 claiming one), lost bids (a 201 whose version is not stored) and duplicated ones (a stored version
 no 201 answered, or a receipt twice) must all be 0. The baseline gets the same uploads: the small
-ones right before trading's phase 1 (both after the page cache was written back, so that neither
-runs in the wake of the other's writes), the large ones after trading's.
+ones in the rounds of phase 1 (each round after the page cache was written back, so that none runs
+in the wake of the other's writes), the large ones after trading's.
 
 Figures are printed and written to ``bench/results/bids.json``; the exit status is 1 if a late,
-lost or duplicated bid was found. The default run takes about two minutes on a 2-core machine and
+lost or duplicated bid was found. The default run takes about three minutes on a 2-core machine and
 needs ``3 x (bidders x size + large-clients x large-mib)`` of free disk in the temporary directory
 (about 11 GB: envelopes, trading's store, the baseline's files), all removed at the end.
 """
@@ -470,26 +474,80 @@ def plain_jobs(files: list[BidderFiles]) -> list[tuple[Path, dict[str, str]]]:
     return [(b.envelope, {"Content-Type": "application/octet-stream"}) for b in files]
 
 
-def run_baseline(
-    baseline: str, pid: int, bidders: list[BidderFiles], warm: list[BidderFiles], args: Any
-) -> dict[str, Any]:
-    """The same uploads as trading's phase 1 (and its warm-up before), to the baseline."""
-    warm_up(f"{baseline}/upload", plain_jobs(warm), args.concurrency)
+def baseline_round(baseline: str, pid: int, bidders: list[BidderFiles], concurrency: int) -> Round:
+    """One round of the baseline: the same uploads as a round of trading's phase 1."""
     settle()
-    print(f"baseline: {len(bidders)} plain uploads …")
-    jobs = plain_jobs(bidders)
     meter = CpuMeter({"baseline": pid, "postgres": postmaster_pid()})
     before = meter.read()
-    answers = upload_all(f"{baseline}/upload", jobs, args.concurrency)
-    figures = CpuMeter.per_request(before, meter.read(), len(answers), "baseline")
+    answers = upload_all(f"{baseline}/upload", plain_jobs(bidders), concurrency)
+    cpu = CpuMeter.per_request(before, meter.read(), len(answers), "baseline")
     if any(a.status != 201 for a in answers):
         raise RuntimeError("baseline uploads failed")
-    p50, p99 = percentiles_ms([a.seconds for a in answers])
-    figures |= {
-        "baseline_uploads_per_s": round(rate(answers), 1),
-        "baseline_p50_ms": p50,
-        "baseline_p99_ms": p99,
-    }
+    return Round(answers, {"baseline_uploads_per_s": round(rate(answers), 1)} | cpu)
+
+
+def trading_round(url: str, issuer: TestIssuer, bidders: list[BidderFiles], concurrency: int, meter: CpuMeter) -> Round:
+    """One round of trading's phase 1: every bidder submits (the first round its bid, later rounds a
+    new version of it: the same file, which costs the same but for the bid's row, updated not inserted)."""
+    submissions = bid_jobs(issuer, bidders)  # tokens minted before the meter starts: it measures the uploads
+    settle()
+    before = meter.read()
+    answers = upload_all(url, submissions, concurrency)
+    cpu = CpuMeter.per_request(before, meter.read(), len(answers), "bid")
+    refused = [a.body for a in answers if a.status != 201]
+    if refused:
+        raise RuntimeError(f"{len(refused)} bids refused before the deadline, e.g. {refused[0]}")
+    return Round(answers, {"bids_per_s": round(rate(answers), 1)} | cpu)
+
+
+@dataclass(frozen=True)
+class Round:
+    answers: list[Answer]
+    figures: dict[str, float]
+
+
+def run_phase_one(
+    baseline: str,
+    baseline_pid: int,
+    bids_url: str,
+    bidders: list[BidderFiles],
+    issuer: TestIssuer,
+    args: Any,
+    meter: CpuMeter,
+) -> tuple[dict[str, Any], list[Answer]]:
+    """``--rounds`` rounds of the baseline's uploads and trading's bids, alternately; the figures of
+    :func:`phase_one` and every bid's answer."""
+    rounds = []
+    for n in range(1, args.rounds + 1):
+        print(
+            f"phase 1, round {n} of {args.rounds}: {len(bidders)} uploads to the baseline, then {len(bidders)} bids …"
+        )
+        plain = baseline_round(baseline, baseline_pid, bidders, args.concurrency)
+        rounds.append((plain, trading_round(bids_url, issuer, bidders, args.concurrency, meter)))
+    return phase_one(rounds), [a for _, bids in rounds for a in bids.answers]
+
+
+def phase_one(rounds: list[tuple[Round, Round]]) -> dict[str, Any]:
+    """Rates and CPU figures: the median over the rounds; latencies: over every request of every
+    round; the ratio: the median of the rounds' own ratios, each of a baseline run and a trading run
+    seconds apart, so that the machine's drift between runs weighs on both sides of each ratio."""
+    figures: dict[str, Any] = {}
+    for side in (0, 1):
+        for name in rounds[0][side].figures:
+            figures[name] = round(statistics.median(r[side].figures[name] for r in rounds), 2)
+    for prefix, side in (("baseline", 0), ("bid", 1)):
+        p50, p99 = percentiles_ms([a.seconds for r in rounds for a in r[side].answers])
+        figures |= {f"{prefix}_p50_ms": p50, f"{prefix}_p99_ms": p99}
+    ratios = [t.figures["bids_per_s"] / b.figures["baseline_uploads_per_s"] for b, t in rounds]
+    figures["bids_per_s_ratio_to_baseline"] = round(statistics.median(ratios), 3)
+    figures["rounds"] = [
+        {
+            "baseline_uploads_per_s": b.figures["baseline_uploads_per_s"],
+            "bids_per_s": t.figures["bids_per_s"],
+            "ratio": round(ratio, 3),
+        }
+        for (b, t), ratio in zip(rounds, ratios, strict=True)
+    ]
     return figures
 
 
@@ -521,6 +579,12 @@ def arguments() -> argparse.Namespace:
         help="bidders that then upload a large envelope all at once, for memory growth; 0 skips it (default 64)",
     )
     parser.add_argument("--large-mib", type=float, default=50.0, help="size of those envelopes in MiB (default 50)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="rounds of phase 1, each the baseline's uploads then trading's bids; figures are medians (default 5)",
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -564,9 +628,9 @@ def main() -> int:
                     "BENCH_BASELINE_DATABASE_URL": url,
                 }
                 trading_log, baseline_log = workdir / "trading.log", workdir / "baseline.log"
-                # Both servers up at once (the idle one costs nothing): the baseline's small uploads run
-                # right before trading's, on the same freshly sealed files, and both large phases
-                # after, so that neither small phase runs in the wake of the other's GBs of writes.
+                # Both servers up at once (the idle one costs nothing): each round of the baseline's small
+                # uploads runs right before a round of trading's, on the same freshly sealed files, and
+                # both large phases after, so that no small phase runs in the wake of GBs of writes.
                 with (
                     process("services.trading.app:create_app", env, trading_log, workers=args.workers) as (
                         trading,
@@ -584,15 +648,17 @@ def main() -> int:
                     warm_lot = publish_lot(trading, issuer)
                     (workdir / "warm").mkdir()
                     warm = seal_all(ca, warm_lot, args.concurrency, size, workdir / "warm")
-                    figures |= run_baseline(baseline, baseline_pid, bidders, warm, args)
-                    meter = CpuMeter({"trading": pid, "supervision": supervision_pid, "postgres": postmaster_pid()})
+                    warm_up(f"{baseline}/upload", plain_jobs(warm), args.concurrency)
                     warm_up(f"{trading}/lots/{warm_lot}/bids", bid_jobs(issuer, warm), args.concurrency)
-                    found, large_files = run_trading(trading, url, lot_id, bidders, issuer, args, meter, pid, workdir)
+                    meter = CpuMeter({"trading": pid, "supervision": supervision_pid, "postgres": postmaster_pid()})
+                    bids_url = f"{trading}/lots/{lot_id}/bids"
+                    found, first = run_phase_one(baseline, baseline_pid, bids_url, bidders, issuer, args, meter)
+                    figures |= found
+                    found, large_files = run_trading(trading, url, lot_id, bidders, first, issuer, args, pid, workdir)
                     figures |= found
                     figures["trading_peak_rss_mib"] = peak_rss_mib(pid)
                     figures |= run_baseline_large(baseline, baseline_pid, large_files)
                     figures["baseline_peak_rss_mib"] = peak_rss_mib(baseline_pid)
-        figures["bids_per_s_ratio_to_baseline"] = round(figures["bids_per_s"] / figures["baseline_uploads_per_s"], 3)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -655,28 +721,18 @@ def run_trading(
     database_url: str,
     lot_id: str,
     bidders: list[BidderFiles],
+    first: list[Answer],
     issuer: TestIssuer,
     args: Any,
-    meter: CpuMeter,
     pid: int,
     workdir: Path,
 ) -> tuple[dict[str, Any], list[BidderFiles]]:
+    """Phases 1b, 2 and 3 after phase 1's ``first`` answers, then every answer checked against the
+    database."""
     engine = create_engine(normalise_database_url(database_url))
 
     url = f"{trading}/lots/{lot_id}/bids"
     figures: dict[str, Any] = {}
-    print(f"phase 1: {len(bidders)} bids, {args.concurrency} clients …")
-    submissions = bid_jobs(issuer, bidders)  # tokens minted before the meter starts: it measures the uploads
-    settle()
-    before = meter.read()
-    first = upload_all(url, submissions, args.concurrency)
-    figures |= CpuMeter.per_request(before, meter.read(), len(first), "bid")
-    refused = [a.body for a in first if a.status != 201]
-    if refused:
-        raise RuntimeError(f"{len(refused)} bids refused before the deadline, e.g. {refused[0]}")
-    p50, p99 = percentiles_ms([a.seconds for a in first])
-    figures |= {"bids_per_s": round(rate(first), 1), "bid_p50_ms": p50, "bid_p99_ms": p99}
-
     large: list[Answer] = []
     large_files: list[BidderFiles] = []
     if args.large_clients:
