@@ -171,8 +171,10 @@ _SUBMISSION_LOT = (
     .join(Project, Project.id == Lot.project_id)
     .where(Lot.id == bindparam("lot_id"), _published(Lot.id))
 )
+# What a submission reads of the bidder's own bid (an _OwnBid), in both statements that lock it.
+_OWN_BID_COLUMNS = (_bids.c.id, _bids.c.bidder_credit_code, _bids.c.status, _bids.c.latest_version)
 _LOCK_OWN_BID = (
-    select(_bids.c.id, _bids.c.bidder_credit_code, _bids.c.status, _bids.c.latest_version)
+    select(*_OWN_BID_COLUMNS)
     .where(_bids.c.lot_id == bindparam("lot_id"), _bids.c.bidder_org == bindparam("org"))
     .with_for_update()
 )
@@ -180,7 +182,7 @@ _LOCK_OWN_BID = (
 # there is one), then the clock, read over both locks (see lots.LOCKED_FOR_BIDS). The bid is locked
 # second, as when each had its own statement, so lock order is unchanged.
 _own = (
-    select(_bids.c.id, _bids.c.bidder_credit_code, _bids.c.status, _bids.c.latest_version)
+    select(*_OWN_BID_COLUMNS)
     .where(_bids.c.lot_id == lots.LOCKED_FOR_BIDS.c.id, _bids.c.bidder_org == bindparam("org"))
     .with_for_update()
     .lateral("own")
