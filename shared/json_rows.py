@@ -3,9 +3,10 @@
 For statements on a hot path that write rows of many columns (the bid submission writes three in
 one statement). Bound one column per parameter, such a statement has more than psycopg's 50
 parameters, above which it re-parses the SQL text for every execution instead of caching it, and
-SQLAlchemy and psycopg each handle every parameter on the way: together ~0.6 ms per bid
-(docs/adr/0007-bid-surge.md). As one JSON text per row, PostgreSQL converts each value with the
-column's own input function, as it does for a text parameter.
+SQLAlchemy and psycopg each handle every parameter on the way (py-spy, under the bid surge, put
+that statement at ~0.6 ms of a bid's worker-thread time: docs/adr/0007-bid-surge.md). As one JSON
+text per row, PostgreSQL converts each value with the column's own input function, as it does for
+a text parameter.
 """
 
 from __future__ import annotations
