@@ -264,8 +264,17 @@ def tree_cpu_seconds(root: int) -> float:
     return ticks / _TICKS
 
 
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, all) jiffies of every CPU since boot, from the first line of ``/proc/stat``."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
 class CpuMeter:
-    """CPU milliseconds per request of each process tree over a phase: where the machine's two cores go."""
+    """CPU milliseconds per request of each process tree over a phase: where the machine's two cores
+    go; and how busy the whole machine was (what no process tree accounts for included: the kernel's
+    soft interrupts of loopback traffic, writeback, other tenants of a shared machine)."""
 
     def __init__(self, trees: dict[str, int]) -> None:
         self.trees = trees
@@ -273,11 +282,19 @@ class CpuMeter:
     def read(self) -> dict[str, float]:
         found = {name: tree_cpu_seconds(pid) for name, pid in self.trees.items()}
         usage = resource.getrusage(resource.RUSAGE_SELF)  # this process: the clients and the portal stand-in
-        return found | {"clients": usage.ru_utime + usage.ru_stime}
+        busy, total = machine_jiffies()
+        return found | {"clients": usage.ru_utime + usage.ru_stime, "_busy": busy, "_total": total}
 
     @staticmethod
     def per_request(before: dict[str, float], after: dict[str, float], count: int, prefix: str) -> dict[str, float]:
-        return {f"{prefix}_cpu_ms_{name}": round((after[name] - before[name]) * 1000 / count, 2) for name in before}
+        figures = {
+            f"{prefix}_cpu_ms_{name}": round((after[name] - before[name]) * 1000 / count, 2)
+            for name in before
+            if not name.startswith("_")
+        }
+        elapsed = after["_total"] - before["_total"]
+        figures[f"{prefix}_machine_busy_pct"] = round(100 * (after["_busy"] - before["_busy"]) / elapsed, 1)
+        return figures
 
 
 class MemoryWatch:
