@@ -23,7 +23,7 @@ from services.supervision.credit.schemas import (
 from services.supervision.credit.status import credit_statuses
 from shared.auth import Principal, require
 from shared.contracts.credit import CreditStatus, CreditStatusBatch, CreditStatusBatchRequest
-from shared.db import BIGINT_MAX, DbSession, db_today
+from shared.db import BIGINT_MAX, DbSession
 
 router = APIRouter(prefix="/credit", tags=["credit"])
 supervisor = require("supervisor", typ="user")
@@ -116,8 +116,8 @@ def credit_status(
     with those records in `active_records`; `has_records` says whether any record not revoked was
     decided by then. This reads across every platform: a ban decided anywhere in Jincheng applies
     on every platform. Unpublished records count; a ban takes effect by its decision."""
-    on = query.on or db_today(session)
-    return credit_statuses(session, [query], on)[0]
+    _, (status,) = credit_statuses(session, [query], query.on)
+    return status
 
 
 @router.post("/status:batch", response_model=CreditStatusBatch)
@@ -127,8 +127,8 @@ def credit_status_batch(
     """`GET /credit/status` for up to 500 subjects at once, all judged on `on` (default: today in
     Asia/Shanghai); one result per subject, in the order given. A read, safe to retry. Like the
     single form it reads across every platform: a ban anywhere in Jincheng applies everywhere."""
-    on = body.on or db_today(session)
-    return CreditStatusBatch(on=on, results=credit_statuses(session, body.subjects, on))
+    on, results = credit_statuses(session, body.subjects, body.on)
+    return CreditStatusBatch(on=on, results=results)
 
 
 # -- the public ------------------------------------------------------------------------------------

@@ -11,26 +11,42 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, select, tuple_
 from sqlalchemy.orm import Session
 
 from services.supervision.credit.ban_period import in_force
 from services.supervision.credit.models import CreditRecord
 from shared.contracts.credit import ActiveCreditRecord, CreditStatus, CreditSubject, SubjectKind
+from shared.db import TODAY_IN_JINCHENG
 
 
-def credit_statuses(session: Session, subjects: Sequence[CreditSubject], on: date) -> list[CreditStatus]:
-    """One status per subject, in the order asked (repeats answered again), from one query."""
+def credit_statuses(
+    session: Session, subjects: Sequence[CreditSubject], on: date | None
+) -> tuple[date, list[CreditStatus]]:
+    """The day judged and one status per subject, in the order asked (repeats answered again).
+
+    ``on`` None is today in Asia/Shanghai by the database clock, read by the statement that reads
+    the records: one round trip per question. (Trading asks for every bid of a deadline surge, and
+    the date's own query cost supervision as much as the records'.)"""
     keys = sorted({(s.subject_kind, s.subject_id) for s in subjects})
-    records: dict[tuple[str, str], list[CreditRecord]] = defaultdict(list)
+    asked = select(TODAY_IN_JINCHENG.label("today")).subquery("asked")
+    matching = and_(
+        tuple_(CreditRecord.subject_kind, CreditRecord.subject_id).in_(keys), CreditRecord.revoked_at.is_(None)
+    )
+    # One row for the date even when no record matches (the outer join keeps it).
     statement = (
-        select(CreditRecord)
-        .where(tuple_(CreditRecord.subject_kind, CreditRecord.subject_id).in_(keys), CreditRecord.revoked_at.is_(None))
+        select(asked.c.today, CreditRecord)
+        .select_from(asked)
+        .outerjoin(CreditRecord, matching)
         .order_by(CreditRecord.ban_start, CreditRecord.id)
     )
-    for record in session.scalars(statement):
-        records[(record.subject_kind, record.subject_id)].append(record)
-    return [_status(s.subject_kind, s.subject_id, records[(s.subject_kind, s.subject_id)], on) for s in subjects]
+    rows = session.execute(statement).tuples().all()
+    records: dict[tuple[str, str], list[CreditRecord]] = defaultdict(list)
+    for _, record in rows:
+        if record is not None:
+            records[(record.subject_kind, record.subject_id)].append(record)
+    day = on if on is not None else rows[0][0]  # at least one row: the date's
+    return day, [_status(s.subject_kind, s.subject_id, records[(s.subject_kind, s.subject_id)], day) for s in subjects]
 
 
 def _status(kind: SubjectKind, subject_id: str, records: list[CreditRecord], on: date) -> CreditStatus:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from shared.contracts.credit import CreditStatus, CreditStatusBatch
 from tests.supervision.credit.samples import EXPERT, ORG, OTHER_ORG, org_code
@@ -149,6 +150,26 @@ def test_batch_defaults_to_today_and_takes_500_subjects(supervision, credit_read
     batch = CreditStatusBatch.model_validate(response.json())
     assert batch.on == shanghai_today and len(batch.results) == 500
     assert [r.subject_id for r in batch.results] == [s["subject_id"] for s in subjects]
+
+
+def test_a_batch_question_is_one_statement_with_its_date(supervision, credit_reader, create_record, connection):
+    """Trading asks for every bid of a surge: the date and the records are read together."""
+    create_record(subject_id=ORG)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(connection, "before_cursor_execute", seen)
+    try:
+        subjects = [{"subject_kind": "organisation", "subject_id": code} for code in (ORG, OTHER_ORG)]
+        response = supervision.post("/credit/status:batch", json={"subjects": subjects}, headers=credit_reader)
+    finally:
+        event.remove(connection, "before_cursor_execute", seen)
+    assert response.status_code == 200, response.text
+    assert [r["status"] for r in response.json()["results"]] == ["banned", "clean"]
+    reads = [s for s in statements if s.lstrip().lower().startswith("select")]
+    assert len(reads) == 1, reads
 
 
 @pytest.mark.parametrize(
