@@ -59,7 +59,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -443,11 +443,16 @@ def seal_large(bidders: list[BidderFiles], lot_id: str, size: int, workdir: Path
     return large
 
 
-def upload_all(url: str, jobs: list[tuple[Path, dict[str, str]]], concurrency: int) -> list[Answer]:
-    # Every client is made before the first request: making one (its TLS context) takes ~0.1 s of
-    # this process's CPU, which would otherwise delay the first requests and count as the server's.
+def upload_all(
+    url: str, jobs: list[tuple[Path, dict[str, str]]], concurrency: int, *, ready: Callable[[], object] = lambda: None
+) -> list[Answer]:
+    """Every job, ``concurrency`` at a time; ``ready`` is called once the clients are made, right
+    before the first request (where a CPU meter starts: making the clients is not the servers' work)."""
+    # Every client is made before the first request: making one (its TLS context) takes this
+    # process's CPU, which would otherwise delay the first requests and count as the server's.
     idle = [httpx.Client(timeout=300) for _ in range(min(concurrency, len(jobs)))]
     clients = list(idle)
+    ready()
     local = threading.local()
     taking = threading.Lock()
 
@@ -495,9 +500,11 @@ def baseline_round(baseline: str, pid: int, bidders: list[BidderFiles], concurre
     """One round of the baseline: the same uploads as a round of trading's phase 1."""
     settle()
     meter = CpuMeter({"baseline": pid, "postgres": postmaster_pid()})
-    before = meter.read()
-    answers = upload_all(f"{baseline}/upload", plain_jobs(bidders), concurrency)
-    cpu = CpuMeter.per_request(before, meter.read(), len(answers), "baseline")
+    before: list[dict[str, float]] = []
+    answers = upload_all(
+        f"{baseline}/upload", plain_jobs(bidders), concurrency, ready=lambda: before.append(meter.read())
+    )
+    cpu = CpuMeter.per_request(before[0], meter.read(), len(answers), "baseline")
     if any(a.status != 201 for a in answers):
         raise RuntimeError("baseline uploads failed")
     return Round(answers, {"baseline_uploads_per_s": round(rate(answers), 1)} | cpu)
@@ -508,9 +515,9 @@ def trading_round(url: str, issuer: TestIssuer, bidders: list[BidderFiles], conc
     new version of it: the same file, which costs the same but for the bid's row, updated not inserted)."""
     submissions = bid_jobs(issuer, bidders)  # tokens minted before the meter starts: it measures the uploads
     settle()
-    before = meter.read()
-    answers = upload_all(url, submissions, concurrency)
-    cpu = CpuMeter.per_request(before, meter.read(), len(answers), "bid")
+    before: list[dict[str, float]] = []
+    answers = upload_all(url, submissions, concurrency, ready=lambda: before.append(meter.read()))
+    cpu = CpuMeter.per_request(before[0], meter.read(), len(answers), "bid")
     refused = [a.body for a in answers if a.status != 201]
     if refused:
         raise RuntimeError(f"{len(refused)} bids refused before the deadline, e.g. {refused[0]}")
