@@ -51,6 +51,7 @@ def create_app(
             ],
             engine=engine,
             authenticator=authenticator,
+            on_shutdown=[bids_state.stop],
         )
     )
     bids_state.install(app, settings)
