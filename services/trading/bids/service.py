@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Exists, ScalarSelect, Table, bindparam, func, select, text, true, update
+from sqlalchemy import Exists, ScalarSelect, Table, bindparam, func, select, text, true
 from sqlalchemy.orm import Session
 
 from services.trading.audit import emit
@@ -222,13 +222,19 @@ _WRITES = (
     f"with receipt as ({_insert(_receipts, 'receipt')}), version as ({_insert(_versions, 'version')})"
     f", event as ({insert_event_sql(cast(Table, OutboxEvent.__table__).fullname, 'event')})"
 )
-_RECORD = text(f"{_WRITES} select 1")
-_RECORD_AND_BIND = text(f"{_WRITES} {idempotency.BIND_CLAIM}")
+# A new version of a bid that exists moves the bid's row to it in the same statement.
 _NEXT_VERSION = (
-    update(_bids)
-    .where(_bids.c.id == bindparam("bid_id"))
-    .values(status="submitted", withdrawn_at=None, latest_version=bindparam("version"), updated_at=bindparam("at"))
+    ", next_version as (update trading.bids set status = 'submitted', withdrawn_at = null,"
+    " latest_version = :next_version, updated_at = :next_at where id = :bid_id)"
 )
+# By (a new version of an existing bid?, a claim to bind?): the four shapes of the statement.
+_RECORD = {
+    (next_version, bind): text(
+        f"{_WRITES}{_NEXT_VERSION if next_version else ''} {idempotency.BIND_CLAIM if bind else 'select 1'}"
+    )
+    for next_version in (False, True)
+    for bind in (False, True)
+}
 
 
 def start(
@@ -339,7 +345,8 @@ def record(
     suspended; then the version, its signed receipt, the claim bound to it and the audit event. Every
     round trip and every unit-of-work flush here is paid by every bid of a surge, so: the locks and
     the clock in one statement, and the receipt, the version, the audit event and the claim in one
-    (Core, no flush; the bid's row in a third only when this is its first version).
+    (Core, no flush; with the bid's row moved to the new version, or inserted by a third statement
+    when this is its first version).
     """
     org = organisation(principal)
     lot_id = started.lot_id
@@ -445,21 +452,23 @@ def record(
             "idempotency_key": declared.idempotency_key,
         },
     )
-    row = {"receipt": json_row(_columns(receipt)), "version": json_row(accepted)} | event_param("event", event)
+    params: dict[str, object] = {"receipt": json_row(_columns(receipt)), "version": json_row(accepted)}
+    params |= event_param("event", event)
+    if not created:
+        params |= {"bid_id": bid.id, "next_version": version, "next_at": accepted_at}
+        if bid.status == "withdrawn":
+            _undo_withdrawal_refund(session, bid.id)
+    statement = _RECORD[(not created, started.held is not None)]
     core = session.connection()
     if started.held is None:
-        core.execute(_RECORD, row)
+        core.execute(statement, params)
     else:
         bind = idempotency.bind_params(
             started.held, body_sha256=received.envelope_sha256, receipt_no=receipt.receipt_no, now=accepted_at
         )
-        if core.execute(_RECORD_AND_BIND, row | bind).first() is None:
+        if core.execute(statement, params | bind).first() is None:
             # Taken over as abandoned while this upload was still running: the other attempt owns it now.
             raise idempotency.in_progress()
-    if not created:
-        if bid.status == "withdrawn":
-            _undo_withdrawal_refund(session, bid.id)
-        core.execute(_NEXT_VERSION, {"bid_id": bid.id, "version": version, "at": accepted_at})
     return receipt
 
 

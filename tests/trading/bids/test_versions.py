@@ -44,11 +44,25 @@ def test_withdraw_with_a_signed_receipt_then_bid_again(bidding, receipt_key, out
     again = bidding.submit("a").json()["receipt"]
     assert again["version"] == 2 and again["bid_id"] == accepted["bid_id"]
     assert outbox()[-1]["action"] == "bid.resubmitted"
+    mine = bidding.client.get(f"/lots/{lot}/bids/mine", headers=bidding.headers("a")).json()
+    assert mine["status"] == "submitted" and mine["withdrawn_at"] is None and mine["latest_version"] == 2
+    assert [v["current"] for v in mine["versions"]] == [False, True]
     kinds = [
         r["receipt"]["kind"]
         for r in bidding.client.get(f"/lots/{lot}/bids/mine/receipts", headers=bidding.headers("a")).json()
     ]
     assert kinds == ["bid_accepted", "bid_withdrawn", "bid_accepted"]
+
+
+def test_a_new_version_sent_with_an_idempotency_key_moves_the_bid_to_it(bidding):
+    """The statement that records a version binds the claim and moves the bid's row together."""
+    lot = bidding.lot()
+    assert bidding.submit("a", **{"Idempotency-Key": "first-1"}).status_code == 201
+    second = bidding.submit("a", **{"Idempotency-Key": "second-1"})
+    assert second.status_code == 201, second.text
+    mine = bidding.client.get(f"/lots/{lot}/bids/mine", headers=bidding.headers("a")).json()
+    assert mine["latest_version"] == 2 and mine["updated_at"] == mine["versions"][1]["accepted_at"]
+    assert [v["current"] for v in mine["versions"]] == [False, True]
 
 
 def test_withdraw_without_a_bid(bidding, expect_error):
