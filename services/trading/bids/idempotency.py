@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, delete, select, text
+from sqlalchemy import String, Table, column, delete, select, text
 from sqlalchemy.orm import Session
 
 from services.trading.bids.models import BidSubmissionKey
@@ -30,6 +30,20 @@ _CLAIM = text(
     "insert into trading.bid_submission_keys (bidder_org, key, lot_id, claim_token, claimed_at)"
     " values (:bidder_org, :key, :lot_id, :claim_token, :claimed_at) on conflict do nothing returning key"
 )
+# The claim of a fresh key as a CTE of a submission's first statement (services/trading/bids/service.py),
+# so that the common case takes no round trip of its own; :func:`claim` does the rest (a key in use or
+# done). Only for a lot that exists: the lot's own checks in that statement decide the rest, and a
+# refusal rolls the claim back with them.
+CLAIM_FRESH = (
+    text(
+        "insert into trading.bid_submission_keys (bidder_org, key, lot_id, claim_token, claimed_at)"
+        " select :bidder_org, :key, id, :claim_token, clock_timestamp() from trading.lots where id = :lot_id"
+        " on conflict do nothing returning key"
+    )
+    .columns(column("key", String))
+    .cte("claimed")
+)
+
 # Binding a claim to its receipt: the last part of the statement that records a bid
 # (services/trading/bids/service.py), so that the receipt, the version and the claim take one round
 # trip. Only a claim still held by this attempt and not bound yet is bound; no row back means the

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Exists, ScalarSelect, Table, bindparam, func, select, text, true
+from sqlalchemy import Exists, ScalarSelect, Table, bindparam, exists, func, select, text, true
 from sqlalchemy.orm import Session
 
 from services.trading.audit import emit
@@ -173,6 +173,8 @@ _SUBMISSION_LOT = (
 )
 # What a submission reads of the bidder's own bid (an _OwnBid), in both statements that lock it.
 _OWN_BID_COLUMNS = (_bids.c.id, _bids.c.bidder_credit_code, _bids.c.status, _bids.c.latest_version)
+# With an Idempotency-Key: the same, and the key claimed if it is fresh (``claimed``).
+_SUBMISSION_LOT_AND_CLAIM = _SUBMISSION_LOT.add_columns(exists(select(idempotency.CLAIM_FRESH.c.key)).label("claimed"))
 _LOCK_OWN_BID = (
     select(*_OWN_BID_COLUMNS)
     .where(_bids.c.lot_id == bindparam("lot_id"), _bids.c.bidder_org == bindparam("org"))
@@ -244,7 +246,12 @@ def start(
     in vain; decided again under the lot's lock) and the ``Idempotency-Key`` is claimed, so that a
     retry sees it in flight while this upload runs with no transaction open."""
     org = organisation(principal)
-    row = session.connection().execute(_SUBMISSION_LOT, {"lot_id": lot_id}).first()
+    key, token = declared.idempotency_key, uuid.uuid4()
+    if key is None:
+        row = session.connection().execute(_SUBMISSION_LOT, {"lot_id": lot_id}).first()
+    else:
+        claiming = {"lot_id": lot_id, "bidder_org": org, "key": key, "claim_token": token}
+        row = session.connection().execute(_SUBMISSION_LOT_AND_CLAIM, claiming).first()
     if row is None:
         raise NotFound("标段不存在")
     lot = lots.LotState(row.id, row.status, row.bid_deadline)
@@ -252,8 +259,10 @@ def start(
     if law is None:  # pragma: no cover - a project's category is checked against its catalogue version
         raise RuntimeError(f"project {project_id} has no category {category} in its catalogue")
     held: Claim | None = None
-    if declared.idempotency_key is not None:
-        found = idempotency.claim(session, org, declared.idempotency_key, lot.id, now=now, stale_after=claim_ttl)
+    if key is not None and row.claimed:
+        held = Claim(org, key, token)
+    elif key is not None:
+        found = idempotency.claim(session, org, key, lot.id, now=now, stale_after=claim_ttl)
         if isinstance(found, Replay):
             receipt = session.get(BidReceipt, found.receipt_no)
             assert receipt is not None  # noqa: S101 - foreign key

@@ -80,6 +80,16 @@ def test_a_refused_attempt_frees_its_key(bidding, expect_error, connection):
     assert bidding.submit("a", **{"Idempotency-Key": "k-6"}).status_code == 201
 
 
+def test_a_submission_refused_before_its_upload_claims_nothing(bidding, expect_error, connection, set_times):
+    """The key is claimed in the statement that checks the lot: a refusal there rolls it back."""
+    envelope = bidding.seal("a")
+    headers = {**bidding.headers("a", **{"Idempotency-Key": "k-9"}), "Content-Type": "application/octet-stream"}
+    expect_error(bidding.client.post(f"/lots/{uuid.uuid4()}/bids", content=envelope, headers=headers), 404, "not_found")
+    set_times(bidding.lot(), bid_deadline=timedelta(seconds=-1))
+    expect_error(bidding.submit("a", envelope, **{"Idempotency-Key": "k-9"}), 409, "bid_deadline_passed")
+    assert connection.execute(text("select count(*) from trading.bid_submission_keys")).scalar_one() == 0
+
+
 def test_an_abandoned_claim_is_taken_over(bidding, connection):
     """A process that died mid-upload left its claim behind; after the claim period a retry proceeds."""
     org = bidding.bidder("a").org
