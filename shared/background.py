@@ -4,9 +4,10 @@ notifications and evaluation deliveries): one daemon thread each, started and st
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 
 
-class BackgroundLoop:
+class BackgroundLoop(ABC):
     """A daemon thread running :meth:`_run` until :meth:`stop`. :meth:`wake` cuts an idle wait
     (:meth:`_sleep`) short; :meth:`_stop`'s event ends every wait. Subclasses write ``_run``."""
 
@@ -41,5 +42,7 @@ class BackgroundLoop:
         self._wake.wait(seconds)
         self._wake.clear()
 
+    @abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """The loop itself, in the thread: run until ``self._stop`` is set (waiting through
+        :meth:`_sleep` or on ``self._stop``)."""
